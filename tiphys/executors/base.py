@@ -1,0 +1,57 @@
+"""The one small interface between the runtime and whatever runs a step's process.
+
+The engine decides *what* to run and builds a `StepSpec` (plain data); an executor only
+acts on it. Executors translate their own failures into `StepResult.error` (infrastructure
+trouble, Argo phase Error) and never let OSError and friends leak upward.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A host file or folder to place at `path` inside the step before it starts."""
+
+    source: Path
+    path: str
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    key: str                                  # unique per attempt (the node id)
+    image: str
+    command: tuple[str, ...] = ()             # container.command (empty: image default)
+    args: tuple[str, ...] = ()                # container.args
+    env: tuple[tuple[str, str], ...] = ()
+    working_dir: str | None = None
+    script: str | None = None                 # script.source: written to a file whose path is appended to argv
+    inputs: tuple[InputFile, ...] = ()
+    output_paths: tuple[str, ...] = ()        # paths inside the step to collect after it exits
+    memory_limit: int | None = None           # bytes
+    cpu_limit: float | None = None            # cores
+    workdir: Path = field(default=Path("."))  # host folder owned by this step: logs, collected outputs
+
+
+@dataclass(frozen=True)
+class StepResult:
+    exit_code: int | None                     # None when the process never ran
+    stdout: Path                              # host file with the step's stdout
+    stderr: Path                              # host file with the step's stderr
+    outputs: dict[str, Path | None]           # each output path -> host copy (None: missing)
+    oom_killed: bool = False
+    stopped: bool = False                     # ended by StepHandle.stop()
+    error: str | None = None                  # infrastructure failure message
+
+
+class StepHandle(Protocol):
+    async def wait(self) -> StepResult: ...
+    async def stop(self, grace: float = 0.0) -> None: ...
+
+
+class Executor(Protocol):
+    name: str
+
+    async def start(self, spec: StepSpec) -> StepHandle: ...
