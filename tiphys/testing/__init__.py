@@ -1,0 +1,1 @@
+"""Helpers shipped for tests of code that uses Tiphys (like trio.testing)."""

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up Tiphys on a fresh Debian machine: system packages (bubblewrap for the step
+# sandbox, busybox and cowsay for the common images), a virtualenv with Tiphys and its
+# test tools. Idempotent: re-running it on a prepared machine is quick.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
+[ -x /usr/games/cowsay ] || need+=(cowsay)
+[ -x /usr/bin/python3 ] || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "setup: please install: ${need[*]} (apt-get install ${need[*]})" >&2
+  fi
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+echo "setup: done (.venv/bin/tiphys)"

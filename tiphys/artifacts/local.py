@@ -1,0 +1,81 @@
+"""The local artifact repository: output artifacts kept under TIPHYS_HOME/artifacts.
+
+An artifact is stored either archived (`<key>.tgz`, tar+gzip, Argo's default) or as a
+plain copy (`archive: none`). Inside an archive the content is always named `data`, so a
+file and a folder unpack the same way. Unpacking uses tarfile's `data` filter: nothing is
+ever written outside the target.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tiphys.errors import InfrastructureError
+
+
+class LocalRepository:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def save(self, source: Path, key: str, archive: str) -> dict[str, Any]:
+        """Store `source` (file or folder) under `key`; returns the artifact's location fields."""
+        try:
+            if archive == "none":
+                dest = self.root / key / "data"
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if dest.exists():
+                    shutil.rmtree(dest) if dest.is_dir() else dest.unlink()
+                _copy(source, dest)
+                return {"local": {"key": key}, "archive": {"none": {}}}
+            dest = self.root / f"{key}.tgz"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_suffix(".tmp")
+            with tarfile.open(tmp, "w:gz", compresslevel=6) as tar:
+                tar.add(source, arcname="data")
+            os.replace(tmp, dest)
+            return {"local": {"key": f"{key}.tgz"}}
+        except OSError as exc:
+            raise InfrastructureError(f"could not save artifact {key}: {exc}") from exc
+
+    def load(self, location: dict[str, Any], dest: Path, sub_path: str | None = None) -> None:
+        """Materialise a stored artifact at `dest` (optionally only its `sub_path`)."""
+        key = (location.get("local") or {}).get("key")
+        if not key:
+            raise InfrastructureError(f"artifact has no local location: {location}")
+        stored = self.root / key
+        try:
+            with tempfile.TemporaryDirectory(dir=self.root) as tmp:
+                if key.endswith(".tgz"):
+                    with tarfile.open(stored, "r:gz") as tar:
+                        tar.extractall(tmp, filter="data")
+                    data = Path(tmp) / "data"
+                else:
+                    data = stored / "data"
+                src = _inside(data, sub_path) if sub_path else data
+                if not src.exists():
+                    raise InfrastructureError(f"artifact {key}: sub-path {sub_path!r} does not exist")
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                _copy(src, dest)
+        except (OSError, tarfile.TarError) as exc:
+            raise InfrastructureError(f"could not load artifact {key}: {exc}") from exc
+
+    def delete_prefix(self, prefix: str) -> None:
+        shutil.rmtree(self.root / prefix, ignore_errors=True)
+
+
+def _inside(base: Path, sub: str) -> Path:
+    target = (base / sub.lstrip("/")).resolve()
+    if not target.is_relative_to(base.resolve()):
+        raise InfrastructureError(f"sub-path {sub!r} leaves the artifact")
+    return target
+
+
+def _copy(src: Path, dest: Path) -> None:
+    if src.is_dir():
+        shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True)
+    else:
+        shutil.copy2(src, dest)

@@ -1,0 +1,77 @@
+"""What the engine asks the shell to do (actions) and what the shell reports back (events).
+
+Plain data only: the engine builds these, the runtime acts on them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class InputArtifact:
+    name: str
+    path: str
+    source: dict[str, Any] | None = None    # a stored artifact location ({"key": ..., "archive": ...})
+    raw: str | None = None                  # raw.data
+    sub_path: str | None = None
+    mode: int | None = None
+
+
+@dataclass(frozen=True)
+class OutputArtifact:
+    name: str
+    path: str
+    archive: str = "tgz"                    # "tgz" or "none"
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class StartPod:
+    node_id: str
+    pod_name: str
+    template: dict[str, Any]                 # the template after substitution
+    inputs: tuple[InputArtifact, ...] = ()
+    parameter_paths: tuple[tuple[str, str], ...] = ()   # (parameter name, path)
+    artifacts: tuple[OutputArtifact, ...] = ()
+    deadline: float | None = None            # seconds after start, then the pod is stopped
+
+
+@dataclass(frozen=True)
+class StopPod:
+    node_id: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SetTimer:
+    key: str
+    at: float                                # absolute time (same clock as `now`)
+
+
+@dataclass(frozen=True)
+class PodExited:
+    node_id: str
+    exit_code: int | None
+    stdout: str = ""
+    parameters: dict[str, str | None] = field(default_factory=dict)
+    artifacts: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    oom_killed: bool = False
+    deadline_exceeded: bool = False
+    stopped: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    key: str
+
+
+@dataclass(frozen=True)
+class StopRequested:
+    message: str
+    terminate: bool = True
+
+
+Action = StartPod | StopPod | SetTimer
+Event = PodExited | TimerFired | StopRequested

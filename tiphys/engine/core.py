@@ -1,0 +1,482 @@
+"""The engine: a pure, event-driven interpreter of one Workflow.
+
+`Engine.start(now)` and `Engine.handle(events, now)` return the actions the shell must
+perform (start or stop a pod, set a timer). The engine reads no clock, touches no file
+and starts no process; the runtime feeds it events. Work per event does not grow with
+the number of nodes already finished: each running template invocation owns a small
+*frame* (steps.py, dag.py, retry.py) that is told when one of its children completes.
+
+The status it maintains (`wf["status"]`) is Argo's shape, so it serialises as is.
+"""
+from __future__ import annotations
+
+import copy
+from collections import ChainMap, deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from tiphys.engine import actions as A
+from tiphys.engine import durations, inputs, names, phases, scope
+from tiphys.errors import SpecError, TiphysError
+from tiphys.expr import template as tpl
+
+MAX_RECURSION = 100
+TYPE_FIELDS = ("container", "script", "steps", "dag", "suspend", "resource", "http", "data",
+               "containerSet", "plugin")
+NODE_TYPES = {"container": "Pod", "script": "Pod", "steps": "Steps", "dag": "DAG", "suspend": "Suspend"}
+
+Registry = Callable[[str, str], "dict[str, Any] | None"]
+
+
+class Frame(Protocol):
+    def child_done(self, eng: Engine, child_id: str) -> None: ...
+
+
+class Ctx:
+    """Where template names resolve: the workflow's templates or a (cluster) WorkflowTemplate's."""
+
+    def __init__(self, templates: dict[str, dict[str, Any]], scope_name: str, kind: str = "local"):
+        self.templates, self.scope_name, self.kind = templates, scope_name, kind
+
+
+class Engine:
+    def __init__(self, wf: dict[str, Any], *, now: float, registry: Registry | None = None):
+        self.wf = wf
+        self.registry = registry or (lambda kind, name: None)
+        meta = wf.setdefault("metadata", {})
+        self.name: str = meta["name"]
+        self.spec = self._effective_spec(wf.get("spec") or {})
+        self.defaults = self.spec.get("templateDefaults") or {}
+        self.local = Ctx({t["name"]: t for t in self.spec.get("templates") or []}, self.name)
+        self.globals = scope.globals_for(wf, self.spec, now)
+        self.status: dict[str, Any] = {"phase": phases.RUNNING, "startedAt": names.timestamp(now),
+                                        "finishedAt": None, "progress": "0/0", "nodes": {}}
+        wf["status"] = self.status
+        self.nodes: dict[str, dict[str, Any]] = self.status["nodes"]
+        self.now = now
+        self.out: list[A.Action] = []
+        self.waiters: dict[str, Frame] = {}
+        self.done: deque[str] = deque()
+        self.pods: dict[str, dict[str, Any]] = {}      # node id -> what handling its exit needs
+        self.queued_pods: deque[str] = deque()
+        self.running_pods: set[str] = set()
+        self.timers: dict[str, Callable[[], None]] = {}
+        self.parallelism = _int_or_none(self.spec.get("parallelism"))
+        self.stopping: str | None = None
+        self.finished = False
+        self.pod_total = self.pod_done = 0
+        self.failures: list[dict[str, Any]] = []
+        self.root_id = self.name
+
+    # ----------------------------------------------------------------- public API
+    def start(self, now: float) -> list[A.Action]:
+        self.now = now
+        entry = self.spec.get("entrypoint")
+        call = {"template": entry, "arguments": self.spec.get("arguments") or {}}
+        self.invoke(self.name, self.name, call, self.local, ChainMap(self.globals), None, None,
+                    _RootFrame(), depth=0)
+        deadline = _int_or_none(self.spec.get("activeDeadlineSeconds"))
+        if deadline is not None:
+            self.set_timer("workflow-deadline", now + deadline, self._workflow_deadline)
+        return self._flush()
+
+    def handle(self, events: list[A.Event], now: float) -> list[A.Action]:
+        self.now = now
+        for ev in events:
+            if isinstance(ev, A.PodExited):
+                self._pod_exited(ev)
+            elif isinstance(ev, A.TimerFired):
+                fire = self.timers.pop(ev.key, None)
+                if fire:
+                    fire()
+            elif isinstance(ev, A.StopRequested):
+                self.stop(ev.message, terminate=ev.terminate)
+            self._drain()
+        return self._flush()
+
+    # ----------------------------------------------------------------- nodes
+    def new_node(self, name: str, display: str, type_: str, *, template: str | None, boundary: str | None,
+                 parent: str | None, phase: str = phases.RUNNING, ctx: Ctx | None = None,
+                 started: bool = True) -> dict[str, Any]:
+        nid = names.node_id(self.name, name)
+        node: dict[str, Any] = {"id": nid, "name": name, "displayName": display, "type": type_,
+                                "phase": phase, "startedAt": names.timestamp(self.now) if started else None}
+        if template:
+            node["templateName"] = template
+        if ctx is not None and ctx.kind != "local":
+            node["templateScope"] = f"{ctx.kind}/{ctx.scope_name}"
+        elif template:
+            node["templateScope"] = f"local/{self.name}"
+        if boundary:
+            node["boundaryID"] = boundary
+        self.nodes[nid] = node
+        if parent:
+            self.add_child(parent, nid)
+        return node
+
+    def add_child(self, parent: str, child: str) -> None:
+        kids = self.nodes[parent].setdefault("children", [])
+        if child not in kids:
+            kids.append(child)
+
+    def complete(self, nid: str, phase: str, message: str | None = None) -> None:
+        node = self.nodes[nid]
+        if phases.completed(node["phase"]):
+            return
+        node["phase"] = phase
+        node["finishedAt"] = names.timestamp(self.now)
+        if node.get("startedAt") is None:
+            node["startedAt"] = node["finishedAt"]
+        if message:
+            node["message"] = message
+        if phases.failed_or_error(phase) and node["type"] in ("Pod", "Suspend", "Skipped"):
+            self.failures.append({"displayName": node["displayName"], "message": message or "",
+                                  "templateName": node.get("templateName", ""), "phase": phase,
+                                  "podName": node.get("podName", nid), "finishedAt": node["finishedAt"]})
+        self.done.append(nid)
+
+    def skipped_node(self, name: str, display: str, boundary: str | None, parent: str, waiter: Frame,
+                     phase: str, message: str, template: str | None = None) -> str:
+        node = self.new_node(name, display, "Skipped", template=template, boundary=boundary, parent=parent,
+                             phase=phases.PENDING)
+        self.waiters[node["id"]] = waiter
+        self.complete(node["id"], phase, message)
+        return node["id"]
+
+    def error_node(self, name: str, display: str, boundary: str | None, parent: str | None, waiter: Frame,
+                   message: str, template: str | None = None, type_: str = "Skipped") -> str:
+        node = self.new_node(name, display, type_, template=template, boundary=boundary, parent=parent)
+        self.waiters[node["id"]] = waiter
+        self.complete(node["id"], phases.ERROR, message)
+        return node["id"]
+
+    # ----------------------------------------------------------------- templates
+    def _effective_spec(self, spec: dict[str, Any]) -> dict[str, Any]:
+        ref = spec.get("workflowTemplateRef")
+        if not ref:
+            return spec
+        kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
+        found = self.registry(kind, ref.get("name", ""))
+        if found is None:
+            raise SpecError(f"{kind} {ref.get('name')!r} not found", path="spec.workflowTemplateRef")
+        base = copy.deepcopy(found.get("spec") or {})
+        merged = {**base, **{k: v for k, v in spec.items() if k != "workflowTemplateRef"}}
+        args = {p["name"]: p for p in (base.get("arguments") or {}).get("parameters") or []}
+        for p in (spec.get("arguments") or {}).get("parameters") or []:
+            args[p["name"]] = {**args.get(p["name"], {}), **p}
+        if args:
+            merged["arguments"] = {**(merged.get("arguments") or {}), "parameters": list(args.values())}
+        merged["templates"] = list(base.get("templates") or []) + [
+            t for t in spec.get("templates") or [] if t.get("name") not in {b.get("name") for b in base.get("templates") or []}]
+        return merged
+
+    def resolve(self, call: dict[str, Any], ctx: Ctx) -> tuple[dict[str, Any], Ctx]:
+        if "inline" in call and call["inline"]:
+            return self._with_defaults(call["inline"]), ctx
+        ref = call.get("templateRef")
+        if ref:
+            kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
+            found = self.registry(kind, ref.get("name", ""))
+            if found is None:
+                raise SpecError(f"{kind} {ref.get('name')!r} not found", path="templateRef")
+            templates = {t["name"]: t for t in (found.get("spec") or {}).get("templates") or []}
+            name = ref.get("template", "")
+            if name not in templates:
+                raise SpecError(f"template {name!r} not found in {kind} {ref.get('name')!r}", path="templateRef")
+            return self._with_defaults(templates[name]), Ctx(templates, ref["name"],
+                                                              "cluster" if ref.get("clusterScope") else "namespaced")
+        name = call.get("template")
+        if name not in ctx.templates:
+            raise SpecError(f"template {name!r} not found", path="template")
+        return self._with_defaults(ctx.templates[name]), ctx
+
+    def _with_defaults(self, tmpl: dict[str, Any]) -> dict[str, Any]:
+        if not self.defaults:
+            return tmpl
+        merged = copy.deepcopy(self.defaults)
+        for k, v in tmpl.items():
+            if isinstance(v, dict) and isinstance(merged.get(k), dict):
+                merged[k] = {**merged[k], **v}
+            else:
+                merged[k] = v
+        return merged
+
+    def render(self, value: Any, sc: Any) -> Any:
+        return tpl.render_obj(value, sc)
+
+    def invoke(self, name: str, display: str, call: dict[str, Any], ctx: Ctx, caller_scope: Any,
+               boundary: str | None, parent: str | None, waiter: Frame, *, depth: int) -> str:
+        """Run the template a step/task (or the workflow) calls, as node `name`."""
+        tname = call.get("template") or (call.get("templateRef") or {}).get("template") or ""
+        if self.stopping:
+            return self.skipped_node(name, display, boundary, parent or "", waiter, phases.FAILED, self.stopping, tname) \
+                if parent else self.error_node(name, display, boundary, parent, waiter, self.stopping)
+        try:
+            tmpl, tctx = self.resolve(call, ctx)
+            if depth > MAX_RECURSION:
+                raise SpecError("Maximum recursion depth exceeded. See https://argoproj.github.io/argo-workflows/scaling/#maximum-recursion-depth")
+            args = call.get("arguments") or {}
+            bound = inputs.bind(tmpl, args, lambda key: caller_scope.get(key),
+                                lambda v: self.render(v, ChainMap(self.globals)))
+        except TiphysError as exc:
+            return self.error_node(name, display, boundary, parent, waiter, str(exc), tname or None)
+        retry = tmpl.get("retryStrategy", self.spec.get("retryStrategy"))
+        if retry is not None and ("container" in tmpl or "script" in tmpl or "steps" in tmpl or "dag" in tmpl):
+            from tiphys.engine import retry as retry_mod
+            return retry_mod.start(self, name, display, tmpl, tctx, bound, retry, boundary, parent, waiter, depth)
+        return self.run_template(name, display, tmpl, tctx, bound, boundary, parent, waiter, depth=depth)
+
+    def run_template(self, name: str, display: str, tmpl: dict[str, Any], ctx: Ctx, bound: dict[str, Any],
+                     boundary: str | None, parent: str | None, waiter: Frame, *, depth: int,
+                     retries: int | None = None) -> str:
+        kinds = [k for k in TYPE_FIELDS if k in tmpl]
+        tname = tmpl.get("name") or ""
+        if len(kinds) != 1 or kinds[0] not in NODE_TYPES:
+            what = kinds[0] if kinds else "no type"
+            return self.error_node(name, display, boundary, parent, waiter,
+                                   f"template {tname!r}: {what} templates are not supported by Tiphys yet", tname)
+        kind = kinds[0]
+        local = scope.template_locals(bound, tmpl, name)
+        for art_name, art in bound["artifacts"].items():
+            if art is not None:
+                local[f"inputs.artifacts.{art_name}"] = art
+        if retries is not None:
+            local["retries"] = str(retries)
+        sc = ChainMap(local, self.globals)
+        node = self.new_node(name, display, NODE_TYPES[kind], template=tname, boundary=boundary, parent=parent,
+                             ctx=ctx, phase=phases.PENDING if kind in ("container", "script") else phases.RUNNING,
+                             started=kind not in ("container", "script"))
+        nid = node["id"]
+        self.waiters[nid] = waiter
+        if bound["parameters"] or bound["artifacts"]:
+            node["inputs"] = _inputs_status(bound, tmpl)
+        if kind in ("container", "script"):
+            self._queue_pod(node, tmpl, sc, bound)
+        elif kind == "steps":
+            from tiphys.engine import steps
+            steps.StepsFrame(self, node, tmpl, ctx, sc, depth).start()
+        elif kind == "dag":
+            from tiphys.engine import dag
+            dag.DagFrame(self, node, tmpl, ctx, sc, depth).start()
+        else:
+            self._suspend(node, tmpl, sc)
+        return nid
+
+    # ----------------------------------------------------------------- pods
+    def _queue_pod(self, node: dict[str, Any], tmpl: dict[str, Any], sc: Any, bound: dict[str, Any]) -> None:
+        nid = node["id"]
+        pod = names.pod_name(self.name, node["name"], tmpl.get("name", ""))
+        sc["pod.name"] = pod
+        try:
+            rendered = tpl.render_obj(tmpl, sc, strict=("inputs.",))
+            deadline = self._pod_deadline(rendered)
+        except TiphysError as exc:
+            self.complete(nid, phases.ERROR, str(exc))
+            return
+        self.pod_total += 1
+        self.pods[nid] = {"template": rendered, "pod": pod, "bound": bound, "deadline": deadline, "scope": sc}
+        self.queued_pods.append(nid)
+        self._admit()
+
+    def _pod_deadline(self, tmpl: dict[str, Any]) -> tuple[float, str] | None:
+        found: list[tuple[float, str]] = []
+        if tmpl.get("activeDeadlineSeconds") not in (None, ""):
+            found.append((durations.seconds(tmpl["activeDeadlineSeconds"], "activeDeadlineSeconds"),
+                          "Pod was active on the node longer than the specified deadline"))
+        if tmpl.get("timeout") not in (None, ""):
+            found.append((durations.seconds(tmpl["timeout"], "timeout"), "Step exceeded its deadline"))
+        return min(found) if found else None
+
+    def _admit(self) -> None:
+        while self.queued_pods and (self.parallelism is None or len(self.running_pods) < self.parallelism):
+            nid = self.queued_pods.popleft()
+            node, info = self.nodes[nid], self.pods[nid]
+            if phases.completed(node["phase"]):
+                continue
+            node["phase"] = phases.RUNNING
+            node["startedAt"] = names.timestamp(self.now)
+            node["podName"] = info["pod"]
+            self.running_pods.add(nid)
+            tmpl = info["template"]
+            self.out.append(A.StartPod(
+                node_id=nid, pod_name=info["pod"], template=tmpl,
+                inputs=_input_artifacts(tmpl, info["bound"]),
+                parameter_paths=tuple((p["name"], p["valueFrom"]["path"])
+                                      for p in (tmpl.get("outputs") or {}).get("parameters") or []
+                                      if (p.get("valueFrom") or {}).get("path")),
+                artifacts=tuple(A.OutputArtifact(a["name"], a["path"], "none" if "none" in (a.get("archive") or {}) else "tgz",
+                                                 bool(a.get("optional")))
+                                for a in (tmpl.get("outputs") or {}).get("artifacts") or [] if a.get("path")),
+                deadline=info["deadline"][0] if info["deadline"] else None))
+
+    def _pod_exited(self, ev: A.PodExited) -> None:
+        info = self.pods.pop(ev.node_id, None)
+        if info is None:
+            return
+        self.running_pods.discard(ev.node_id)
+        self.pod_done += 1
+        node = self.nodes[ev.node_id]
+        from tiphys.engine import outputs
+        phase, message, outs = outputs.for_pod(info, ev, self.stopping)
+        if outs:
+            node["outputs"] = outs
+        if phase == phases.SUCCEEDED:
+            self.publish_globals(info["template"], outs)
+        self.complete(ev.node_id, phase, message)
+        self._admit()
+
+    def publish_globals(self, tmpl: dict[str, Any], outs: dict[str, Any] | None) -> None:
+        """Output parameters and artifacts with `globalName` become workflow outputs."""
+        decls = (tmpl.get("outputs") or {})
+        values = {p["name"]: p for p in (outs or {}).get("parameters") or []}
+        for p in decls.get("parameters") or []:
+            if p.get("globalName") and p["name"] in values and "value" in values[p["name"]]:
+                value = values[p["name"]]["value"]
+                self.globals[f"workflow.outputs.parameters.{p['globalName']}"] = value
+                params = self.status.setdefault("outputs", {}).setdefault("parameters", [])
+                params[:] = [x for x in params if x["name"] != p["globalName"]] + [{"name": p["globalName"], "value": value}]
+        arts = {a["name"]: a for a in (outs or {}).get("artifacts") or []}
+        for a in decls.get("artifacts") or []:
+            if a.get("globalName") and a["name"] in arts:
+                self.globals[f"workflow.outputs.artifacts.{a['globalName']}"] = arts[a["name"]]
+                found = self.status.setdefault("outputs", {}).setdefault("artifacts", [])
+                found[:] = [x for x in found if x["name"] != a["globalName"]] + [{**arts[a["name"]], "name": a["globalName"]}]
+
+    # ----------------------------------------------------------------- suspend, timers, stop
+    def _suspend(self, node: dict[str, Any], tmpl: dict[str, Any], sc: Any) -> None:
+        duration = (tmpl.get("suspend") or {}).get("duration")
+        if duration in (None, ""):
+            return
+        try:
+            secs = durations.seconds(self.render(duration, sc), "suspend.duration")
+        except TiphysError as exc:
+            self.complete(node["id"], phases.ERROR, str(exc))
+            return
+        self.set_timer(f"resume:{node['id']}", self.now + secs,
+                       lambda: self.complete(node["id"], phases.SUCCEEDED))
+
+    def set_timer(self, key: str, at: float, fire: Callable[[], None]) -> None:
+        self.timers[key] = fire
+        self.out.append(A.SetTimer(key, at))
+
+    def _workflow_deadline(self) -> None:
+        self.stop("Step exceeded its deadline", terminate=True)
+
+    def stop(self, message: str, *, terminate: bool) -> None:
+        if self.finished:
+            return
+        self.stopping = message
+        self.status["message"] = message
+        for nid in list(self.queued_pods):
+            self.pods.pop(nid, None)
+            self.complete(nid, phases.FAILED, message)
+        self.queued_pods.clear()
+        for nid in list(self.running_pods):
+            self.out.append(A.StopPod(nid, message))
+        for key in [k for k in self.timers if k.startswith(("resume:", "retry:"))]:
+            nid = key.split(":", 1)[1]
+            self.timers.pop(key)
+            node = self.nodes.get(nid)
+            if node is not None:
+                self.complete(nid, phases.FAILED, message)
+        if terminate:
+            self.skip_exit_handler = True
+
+    skip_exit_handler = False
+
+    # ----------------------------------------------------------------- completion
+    def _drain(self) -> None:
+        while self.done:
+            nid = self.done.popleft()
+            waiter = self.waiters.pop(nid, None)
+            if waiter is not None:
+                waiter.child_done(self, nid)
+
+    def _flush(self) -> list[A.Action]:
+        self._drain()
+        self.status["progress"] = f"{self.pod_done}/{self.pod_total}"
+        out, self.out = self.out, []
+        return out
+
+    def finish_workflow(self, phase: str, message: str | None) -> None:
+        self.finished = True
+        self.status["phase"] = phase
+        self.status["finishedAt"] = names.timestamp(self.now)
+        if message and phase != phases.SUCCEEDED:
+            self.status["message"] = message
+        elif phase == phases.SUCCEEDED:
+            self.status.pop("message", None)
+        self.timers.clear()
+
+
+class _RootFrame:
+    """Waits for the entrypoint node, then runs the workflow's exit handler."""
+
+    def child_done(self, eng: Engine, child_id: str) -> None:
+        node = eng.nodes[child_id]
+        phase = node["phase"]
+        main = phases.SUCCEEDED if phase in (phases.SKIPPED, phases.OMITTED) else phase
+        message = node.get("message") if main != phases.SUCCEEDED else None
+        if eng.stopping and main == phases.SUCCEEDED:
+            main, message = phases.FAILED, eng.stopping
+        handler = eng.spec.get("onExit") or ((eng.spec.get("hooks") or {}).get("exit") or {}).get("template")
+        hook = (eng.spec.get("hooks") or {}).get("exit")
+        if (not handler and not hook) or eng.skip_exit_handler:
+            eng.finish_workflow(main, message)
+            return
+        eng.globals["workflow.status"] = main
+        eng.globals["workflow.failures"] = scope.compact(eng.failures)
+        eng.globals["workflow.duration"] = str(eng.now - names.parse_timestamp(eng.status["startedAt"]))
+        eng.stopping = None
+        call = {"template": handler} if eng.spec.get("onExit") else dict(hook)
+        eng.invoke(f"{eng.name}.onExit", f"{eng.name}.onExit", call, eng.local, ChainMap(eng.globals),
+                   None, None, _ExitFrame(main, message), depth=0)
+
+
+class _ExitFrame:
+    def __init__(self, main: str, message: str | None):
+        self.main, self.message = main, message
+
+    def child_done(self, eng: Engine, child_id: str) -> None:
+        node = eng.nodes[child_id]
+        if self.main == phases.SUCCEEDED and phases.failed_or_error(node["phase"]):
+            eng.finish_workflow(node["phase"], node.get("message"))
+        else:
+            eng.finish_workflow(self.main, self.message)
+
+
+def _int_or_none(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _inputs_status(bound: dict[str, Any], tmpl: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    if bound["parameters"]:
+        found["parameters"] = [{"name": k, "value": v} for k, v in bound["parameters"].items()]
+    arts = []
+    paths = {a["name"]: a.get("path") for a in (tmpl.get("inputs") or {}).get("artifacts") or []}
+    for name, art in bound["artifacts"].items():
+        if art is not None:
+            arts.append({k: v for k, v in {**art, "name": name, "path": paths.get(name)}.items() if v is not None})
+    if arts:
+        found["artifacts"] = arts
+    return found
+
+
+def _input_artifacts(tmpl: dict[str, Any], bound: dict[str, Any]) -> tuple[A.InputArtifact, ...]:
+    found = []
+    for decl in (tmpl.get("inputs") or {}).get("artifacts") or []:
+        art = bound["artifacts"].get(decl["name"])
+        if art is None or not decl.get("path"):
+            continue
+        found.append(A.InputArtifact(
+            name=decl["name"], path=decl["path"],
+            source={k: v for k, v in art.items() if k not in ("raw", "subPath", "mode")} if "raw" not in art else None,
+            raw=art.get("raw"), sub_path=art.get("subPath") or decl.get("subPath"),
+            mode=art.get("mode") or decl.get("mode")))
+    return tuple(found)

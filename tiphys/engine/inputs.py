@@ -1,0 +1,78 @@
+"""Binding a call's arguments to a template's declared inputs (parameters and artifacts)."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from tiphys.errors import SpecError
+
+_TAG = re.compile(r"^\s*\{\{\s*([^{}=][^{}]*?)\s*\}\}\s*$")
+
+Lookup = Callable[[str], Any]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def bind(tmpl: dict[str, Any], arguments: dict[str, Any], lookup_artifact: Lookup,
+         render: Callable[[Any], Any]) -> dict[str, Any]:
+    """Return {"parameters": {name: value}, "artifacts": {name: artifact dict | None}}.
+
+    `arguments` are already rendered in the caller's scope; the template's own input
+    `value`s are rendered with `render` (they may use workflow variables)."""
+    given = {p["name"]: p for p in arguments.get("parameters") or [] if isinstance(p, dict) and "name" in p}
+    params: dict[str, str] = {}
+    for decl in (tmpl.get("inputs") or {}).get("parameters") or []:
+        name = decl["name"]
+        arg = given.get(name)
+        if arg is not None and "value" in arg:
+            value = arg["value"]
+        elif arg is not None and "default" in arg:
+            value = arg["default"]
+        elif "value" in decl:
+            value = render(decl["value"])
+        elif "default" in decl:
+            value = render(decl["default"])
+        else:
+            raise SpecError(f"inputs.parameters.{name} was not supplied", path=f"templates.{tmpl.get('name')}.inputs")
+        value = _text(value)
+        enum = decl.get("enum")
+        if enum and value not in [_text(e) for e in enum]:
+            raise SpecError(f"inputs.parameters.{name}: value {value!r} is not in the enum {enum}",
+                            path=f"templates.{tmpl.get('name')}.inputs")
+        params[name] = value
+    given_arts = {a["name"]: a for a in arguments.get("artifacts") or [] if isinstance(a, dict) and "name" in a}
+    arts: dict[str, Any] = {}
+    for decl in (tmpl.get("inputs") or {}).get("artifacts") or []:
+        name = decl["name"]
+        merged = {**decl, **given_arts.get(name, {})}
+        arts[name] = resolve_artifact(merged, lookup_artifact, tmpl.get("name", ""))
+    return {"parameters": params, "artifacts": arts}
+
+
+def resolve_artifact(art: dict[str, Any], lookup: Lookup, where: str) -> dict[str, Any] | None:
+    """An input artifact's source: a stored artifact (`from`), raw data, or None when optional."""
+    if "from" in art:
+        ref = art["from"]
+        m = _TAG.match(ref) if isinstance(ref, str) else None
+        found = lookup(m.group(1)) if m else None
+        if not isinstance(found, dict):
+            if art.get("optional"):
+                return None
+            raise SpecError(f"unable to resolve artifact {art['name']!r} from {ref!r}", path=f"templates.{where}.inputs.artifacts")
+        return {**found, "subPath": art.get("subPath"), "mode": art.get("mode")}
+    if "raw" in art:
+        return {"raw": str((art["raw"] or {}).get("data", "")), "mode": art.get("mode")}
+    if art.get("optional"):
+        return None
+    for kind in ("s3", "gcs", "http", "git", "artifactory", "hdfs", "oss", "azure"):
+        if kind in art:
+            raise SpecError(f"input artifact {art['name']!r}: {kind} artifacts are not supported by Tiphys yet",
+                            path=f"templates.{where}.inputs.artifacts")
+    raise SpecError(f"inputs.artifacts.{art['name']} was not supplied", path=f"templates.{where}.inputs.artifacts")

@@ -1,0 +1,105 @@
+"""retryStrategy: a Retry node whose children `name(0)`, `name(1)`... are the attempts.
+
+Which failures are retried follows `retryPolicy` (OnFailure by default, Always when only an
+`expression` is given), `limit` counts retries after the first attempt (no limit: forever),
+and `backoff` waits duration * factor^attempt, capped, within maxDuration.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tiphys.engine import durations, names, phases
+from tiphys.errors import TiphysError
+from tiphys.expr import exprlang
+
+if TYPE_CHECKING:
+    from tiphys.engine.core import Ctx, Engine, Frame
+
+
+def start(eng: Engine, name: str, display: str, tmpl: dict[str, Any], ctx: Ctx, bound: dict[str, Any],
+          strategy: dict[str, Any], boundary: str | None, parent: str | None, waiter: Frame, depth: int) -> str:
+    node = eng.new_node(name, display, "Retry", template=tmpl.get("name"), boundary=boundary, parent=parent, ctx=ctx)
+    eng.waiters[node["id"]] = waiter
+    RetryFrame(eng, node, tmpl, ctx, bound, strategy or {}, boundary, depth).attempt(0)
+    return node["id"]
+
+
+class RetryFrame:
+    def __init__(self, eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], ctx: Ctx, bound: dict[str, Any],
+                 strategy: dict[str, Any], boundary: str | None, depth: int):
+        self.eng, self.node, self.tmpl, self.ctx, self.bound = eng, node, tmpl, ctx, bound
+        self.strategy, self.boundary, self.depth = strategy, boundary, depth
+        self.count = 0
+
+    def attempt(self, i: int) -> None:
+        self.count = i + 1
+        self.eng.run_template(f"{self.node['name']}({i})", f"{self.node['displayName']}({i})", self.tmpl,
+                              self.ctx, self.bound, self.boundary, self.node["id"], self, depth=self.depth,
+                              retries=i)
+
+    def child_done(self, eng: Engine, child_id: str) -> None:
+        child = eng.nodes[child_id]
+        phase = child["phase"]
+        if child.get("outputs"):
+            self.node["outputs"] = child["outputs"]
+        if phase == phases.SUCCEEDED:
+            eng.complete(self.node["id"], phases.SUCCEEDED)
+            return
+        try:
+            go, message = self._should_retry(child)
+        except TiphysError as exc:
+            eng.complete(self.node["id"], phases.ERROR, str(exc))
+            return
+        if not go:
+            eng.complete(self.node["id"], phase, message or child.get("message"))
+            return
+        delay, too_late = self._backoff()
+        if too_late:
+            eng.complete(self.node["id"], phase, "Max duration limit exceeded")
+        elif delay > 0:
+            nxt = self.count
+            eng.set_timer(f"retry:{self.node['id']}", eng.now + delay, lambda: self.attempt(nxt))
+        else:
+            self.attempt(self.count)
+
+    def _should_retry(self, child: dict[str, Any]) -> tuple[bool, str | None]:
+        eng, s = self.eng, self.strategy
+        if eng.stopping:
+            return False, None
+        limit = s.get("limit")
+        if limit not in (None, "") and self.count > int(str(limit)):
+            return False, "No more retries left"
+        policy = s.get("retryPolicy") or ("Always" if s.get("expression") else "OnFailure")
+        phase = child["phase"]
+        allowed = {"Always": (phases.FAILED, phases.ERROR), "OnFailure": (phases.FAILED,),
+                   "OnError": (phases.ERROR,), "OnTransientError": ()}.get(policy, (phases.FAILED,))
+        if phase not in allowed:
+            return False, None
+        if s.get("expression"):
+            started = child.get("startedAt")
+            last = {"exitCode": (child.get("outputs") or {}).get("exitCode", "-1"), "status": phase,
+                    "duration": str(int(eng.now - names.parse_timestamp(started))) if started else "0",
+                    "message": child.get("message", "")}
+            ok = exprlang.evaluate(str(s["expression"]), {"lastRetry": last})
+            if not isinstance(ok, bool):
+                raise TiphysError(f"retryStrategy.expression {s['expression']!r} did not give a boolean")
+            if not ok:
+                return False, None
+        return True, None
+
+    def _backoff(self) -> tuple[float, bool]:
+        b = self.strategy.get("backoff") or {}
+        if not b.get("duration"):
+            return 0.0, False
+        delay = durations.seconds(b["duration"], "retryStrategy.backoff.duration")
+        factor = b.get("factor")
+        if factor not in (None, "") and int(str(factor)) > 0:
+            delay *= int(str(factor)) ** (self.count - 1)
+        if b.get("cap"):
+            delay = min(delay, durations.seconds(b["cap"], "retryStrategy.backoff.cap"))
+        if b.get("maxDuration"):
+            first = self.eng.nodes[names.node_id(self.eng.name, f"{self.node['name']}(0)")].get("startedAt")
+            elapsed = self.eng.now - names.parse_timestamp(first) if first else 0.0
+            if elapsed + delay > durations.seconds(b["maxDuration"], "retryStrategy.backoff.maxDuration"):
+                return delay, True
+        return delay, False

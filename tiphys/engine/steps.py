@@ -1,0 +1,212 @@
+"""Steps templates: a list of groups run one after another, the steps of a group in parallel.
+
+A group's loops expand into sibling nodes; `when` false gives a Skipped node; the group
+fails when a child Failed/Errored without a matching `continueOn`, and then no later group runs.
+"""
+from __future__ import annotations
+
+from collections import ChainMap, deque
+from typing import TYPE_CHECKING, Any
+
+from tiphys.engine import loops, outputs, phases, scope
+from tiphys.errors import TiphysError
+from tiphys.expr import govaluate
+from tiphys.expr import template as tpl
+
+if TYPE_CHECKING:
+    from tiphys.engine.core import Ctx, Engine
+
+
+def evaluate_when(when: Any, sc: Any) -> tuple[bool, str]:
+    rendered = tpl.render(str(when), sc)
+    return govaluate.evaluate_when(rendered), rendered
+
+
+class StepsFrame:
+    def __init__(self, eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], ctx: Ctx, sc: ChainMap,
+                 depth: int):
+        self.eng, self.node, self.tmpl, self.ctx, self.depth = eng, node, tmpl, ctx, depth
+        self.vars: dict[str, Any] = {}
+        self.scope = sc.new_child(self.vars)
+        self.groups = tmpl.get("steps") or []
+        self.index = -1
+        self.group_id = ""
+        self.prev_children: list[str] = []
+        self.children: dict[str, dict[str, Any]] = {}
+        self.pending = 0
+        self.queue: deque[tuple[str, str, dict[str, Any], Any]] = deque()
+        self.running = 0
+        self.parallelism = tmpl.get("parallelism")
+        self.fail_fast = bool(tmpl.get("failFast"))
+        self.failed = False
+
+    def start(self) -> None:
+        self._next_group()
+
+    def _next_group(self) -> None:
+        eng = self.eng
+        self.index += 1
+        if self.index >= len(self.groups):
+            self._finish(phases.SUCCEEDED, None)
+            return
+        name = f"{self.node['name']}[{self.index}]"
+        group = eng.new_node(name, f"[{self.index}]", "StepGroup", template=self.tmpl.get("name"),
+                             boundary=self.node["id"], parent=None if self.prev_children else self.node["id"])
+        for prev in self.prev_children:
+            eng.add_child(prev, group["id"])
+        self.group_id = group["id"]
+        self.children, self.pending, self.failed = {}, 0, False
+        for step in self.groups[self.index] or []:
+            self._expand(step, name)
+        if self.pending == 0:
+            self._group_done()
+
+    def _expand(self, step: dict[str, Any], group_name: str) -> None:
+        sname = step.get("name", "")
+        base = f"{group_name}.{sname}"
+        if not loops.has_loop(step):
+            self._launch(base, sname, step, None)
+            return
+        try:
+            items = loops.expand(step, lambda v: tpl.render_obj(v, self.scope))
+        except TiphysError as exc:
+            self.pending += 1
+            nid = self.eng.error_node(base, sname, self.node["id"], self.group_id, self, str(exc))
+            self.children[nid] = step
+            return
+        for i, item in enumerate(items):
+            label = loops.label(item)
+            self._launch(f"{base}({i}:{label})", f"{sname}({i}:{label})", step, (item,))
+
+    def _launch(self, name: str, display: str, step: dict[str, Any], item: tuple[Any] | None) -> None:
+        self.pending += 1
+        sc = self.scope.new_child(scope.item_vars(item[0])) if item is not None else self.scope
+        if self.parallelism is not None and self.running >= int(self.parallelism):
+            self.queue.append((name, display, step, sc))
+            return
+        self._run(name, display, step, sc)
+
+    def _run(self, name: str, display: str, step: dict[str, Any], sc: Any) -> None:
+        eng = self.eng
+        self.running += 1
+        if step.get("when") is not None:
+            try:
+                ok, rendered = evaluate_when(step["when"], sc)
+            except TiphysError as exc:
+                nid = eng.error_node(name, display, self.node["id"], self.group_id, self, str(exc))
+                self.children[nid] = step
+                return
+            if not ok:
+                nid = eng.skipped_node(name, display, self.node["id"], self.group_id, self, phases.SKIPPED,
+                                       f"when '{rendered}' evaluated false", step.get("template"))
+                self.children[nid] = step
+                return
+        try:
+            call = tpl.render_obj({k: v for k, v in step.items() if k not in ("withItems", "withParam", "withSequence", "when")}, sc)
+        except TiphysError as exc:
+            nid = eng.error_node(name, display, self.node["id"], self.group_id, self, str(exc))
+            self.children[nid] = step
+            return
+        waiter = self if not _exit_hook(step) else _HookFrame(self, step, sc)
+        nid = eng.invoke(name, display, call, self.ctx, sc, self.node["id"], self.group_id, waiter,
+                         depth=self.depth + 1)
+        self.children[nid] = step
+
+    def child_done(self, eng: Engine, child_id: str) -> None:
+        self.pending -= 1
+        self.running -= 1
+        node = eng.nodes[child_id]
+        step = self.children[child_id]
+        if phases.failed_or_error(node["phase"]) and not phases.continues_on(step, node["phase"]):
+            self.failed = True
+            if self.fail_fast:
+                self.pending -= len(self.queue)
+                self.queue.clear()
+        while self.queue and (self.parallelism is None or self.running < int(self.parallelism)):
+            self._run(*self.queue.popleft())
+        if self.pending == 0:
+            self._group_done()
+
+    def _group_done(self) -> None:
+        eng = self.eng
+        by_step: dict[str, list[dict[str, Any]]] = {}
+        looped: set[str] = set()
+        failed_child = None
+        for cid, step in self.children.items():
+            node = eng.nodes[cid]
+            by_step.setdefault(step.get("name", ""), []).append(node)
+            if loops.has_loop(step):
+                looped.add(step.get("name", ""))
+            if phases.failed_or_error(node["phase"]) and not phases.continues_on(step, node["phase"]):
+                failed_child = failed_child or node
+        for sname, nodes in by_step.items():
+            prefix = f"steps.{sname}"
+            if sname in looped:
+                self.vars.update(scope.aggregate_vars(prefix, _aggregate_phase(nodes), nodes, nodes[0]["id"]))
+            else:
+                self.vars.update(scope.node_vars(prefix, nodes[0]))
+        for step in self.groups[self.index] or []:
+            if loops.has_loop(step) and step.get("name") not in by_step:
+                self.vars.update(scope.aggregate_vars(f"steps.{step.get('name')}", phases.SUCCEEDED, [], ""))
+        self.prev_children = list(self.children) or [self.group_id]
+        if failed_child is not None:
+            msg = f"child '{failed_child['id']}' failed"
+            eng.complete(self.group_id, phases.FAILED, msg)
+            self._finish(phases.FAILED, msg)
+            return
+        eng.complete(self.group_id, phases.SUCCEEDED)
+        if eng.stopping:
+            self._finish(phases.FAILED, eng.stopping)
+            return
+        self._next_group()
+
+    def _finish(self, phase: str, message: str | None) -> None:
+        eng = self.eng
+        if phase == phases.SUCCEEDED:
+            outs, problems = outputs.for_template(self.tmpl, self.scope)
+            if outs:
+                self.node["outputs"] = outs
+                eng.publish_globals(self.tmpl, outs)
+            if problems:
+                phase, message = phases.ERROR, "; ".join(problems)
+        eng.complete(self.node["id"], phase, message)
+
+
+def _aggregate_phase(nodes: list[dict[str, Any]]) -> str:
+    return next((n["phase"] for n in nodes if phases.failed_or_error(n["phase"])), phases.SUCCEEDED)
+
+
+def _exit_hook(step: dict[str, Any]) -> dict[str, Any] | None:
+    hook = (step.get("hooks") or {}).get("exit")
+    if hook:
+        return hook
+    if step.get("onExit"):
+        return {"template": step["onExit"]}
+    return None
+
+
+class _HookFrame:
+    """Runs a step's or task's exit hook after it finishes, then tells the parent frame."""
+
+    def __init__(self, parent: Any, step: dict[str, Any], sc: Any):
+        self.parent, self.step, self.scope = parent, step, sc
+        self.main_id: str | None = None
+
+    def child_done(self, eng: Engine, child_id: str) -> None:
+        if self.main_id is not None:
+            self.parent.child_done(eng, self.main_id)
+            return
+        self.main_id = child_id
+        node = eng.nodes[child_id]
+        hook = _exit_hook(self.step) or {}
+        sc = self.scope.new_child({"steps.status": node["phase"], "tasks.status": node["phase"],
+                                   **scope.node_vars(f"steps.{self.step.get('name')}", node),
+                                   **scope.node_vars(f"tasks.{self.step.get('name')}", node)})
+        try:
+            call = tpl.render_obj(hook, sc)
+        except TiphysError as exc:
+            eng.error_node(f"{node['name']}.onExit", f"{node['displayName']}.onExit", node.get("boundaryID"),
+                           child_id, self, str(exc))
+            return
+        eng.invoke(f"{node['name']}.onExit", f"{node['displayName']}.onExit", call, self.parent.ctx, sc,
+                   node.get("boundaryID"), child_id, self, depth=self.parent.depth + 1)

@@ -1,0 +1,174 @@
+"""The thin shell around the engine: one asyncio loop that feeds events in and acts on the
+engine's actions (start and stop steps, timers), persisting the workflow as it goes.
+
+Reacts to a process exit at once (no polling on the hot path); batches every event that
+is ready into one engine call and saves the workflow to the store at most a few times a
+second.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tiphys.artifacts.local import LocalRepository
+from tiphys.engine import actions as A
+from tiphys.engine.core import Engine
+from tiphys.errors import TiphysError
+from tiphys.executors.base import Executor
+from tiphys.runtime import steps
+
+log = logging.getLogger("tiphys.runtime")
+SAVE_EVERY = 0.5
+
+
+def run(wf: dict[str, Any], *, store: Any, home: Path, on_update: Callable[[dict[str, Any]], None] | None = None,
+        dry_run: bool = False, executor: Executor | None = None) -> dict[str, Any]:
+    """Run a Workflow to its end; returns the final Workflow dict (also saved in `store`)."""
+    if executor is None and not dry_run:
+        from tiphys.executors.local import LocalExecutor
+        executor = LocalExecutor()
+    runner = Runner(wf, store=store, home=Path(home), on_update=on_update, dry_run=dry_run, executor=executor)
+    return asyncio.run(runner.main())
+
+
+class Runner:
+    def __init__(self, wf: dict[str, Any], *, store: Any, home: Path,
+                 on_update: Callable[[dict[str, Any]], None] | None, dry_run: bool, executor: Executor | None):
+        self.wf, self.store, self.home, self.on_update = wf, store, home, on_update
+        self.dry_run, self.executor = dry_run, executor
+        self.repo = LocalRepository(home / "artifacts")
+        meta = wf["metadata"]
+        self.prefix = f"{meta.get('namespace') or 'default'}/{meta['name']}"
+        self.events: asyncio.Queue[A.Event] = asyncio.Queue()
+        self.handles: dict[str, Any] = {}
+        self.deadlines: set[str] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.last_save = 0.0
+        self.pending_logs: list[tuple[str, str, str, str, str]] = []
+
+    async def main(self) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        interrupted = False
+
+        def on_sigint() -> None:
+            nonlocal interrupted
+            if interrupted:
+                return
+            interrupted = True
+            self.events.put_nowait(A.StopRequested("Stopped by user: interrupted (Ctrl-C)", terminate=True))
+
+        try:
+            loop.add_signal_handler(signal.SIGINT, on_sigint)
+            loop.add_signal_handler(signal.SIGTERM, on_sigint)
+        except (NotImplementedError, RuntimeError):
+            pass
+        meta = self.wf["metadata"]
+        meta.setdefault("creationTimestamp", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        meta.setdefault("namespace", "default")
+        try:
+            engine = Engine(self.wf, now=time.time(), registry=self.store.registry)
+        except TiphysError as exc:
+            self.wf["status"] = {"phase": "Error", "message": str(exc), "nodes": {},
+                                 "startedAt": meta["creationTimestamp"], "finishedAt": meta["creationTimestamp"]}
+            self._save(force=True)
+            return self.wf
+        self._apply(engine.start(time.time()))
+        self._save(force=True)
+        while not engine.finished:
+            batch = [await self.events.get()]
+            while not self.events.empty():
+                batch.append(self.events.get_nowait())
+            self._apply(engine.handle(batch, time.time()))
+            self._save(force=engine.finished)
+        for t in self.timers.values():
+            t.cancel()
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        try:
+            loop.remove_signal_handler(signal.SIGINT)
+            loop.remove_signal_handler(signal.SIGTERM)
+        except (NotImplementedError, RuntimeError):
+            pass
+        return self.wf
+
+    # ------------------------------------------------------------- actions
+    def _apply(self, actions: list[A.Action]) -> None:
+        loop = asyncio.get_running_loop()
+        for action in actions:
+            if isinstance(action, A.StartPod):
+                if self.dry_run:
+                    self.events.put_nowait(A.PodExited(action.node_id, 0))
+                    continue
+                task = loop.create_task(self._pod(action))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+            elif isinstance(action, A.StopPod):
+                handle = self.handles.get(action.node_id)
+                if handle is not None:
+                    task = loop.create_task(handle.stop(grace=0.0))
+                    self.tasks.add(task)
+                    task.add_done_callback(self.tasks.discard)
+            elif isinstance(action, A.SetTimer):
+                delay = max(0.0, action.at - time.time())
+                old = self.timers.pop(action.key, None)
+                if old:
+                    old.cancel()
+                self.timers[action.key] = loop.call_later(delay, self.events.put_nowait, A.TimerFired(action.key))
+
+    async def _pod(self, action: A.StartPod) -> None:
+        assert self.executor is not None
+        workdir = self.home / "logs" / self.wf["metadata"]["name"] / action.node_id
+        try:
+            spec = steps.build_spec(action, workdir, self.repo)
+            handle = await self.executor.start(spec)
+        except TiphysError as exc:
+            self.events.put_nowait(A.PodExited(action.node_id, None, error=str(exc)))
+            return
+        except OSError as exc:
+            self.events.put_nowait(A.PodExited(action.node_id, None, error=f"could not start step: {exc}"))
+            return
+        self.handles[action.node_id] = handle
+        timer = None
+        if action.deadline is not None:
+            timer = asyncio.get_running_loop().call_later(action.deadline, self._deadline, action.node_id)
+        try:
+            result = await handle.wait()
+        finally:
+            if timer:
+                timer.cancel()
+            self.handles.pop(action.node_id, None)
+        event = steps.collect(action, result, self.repo, self.prefix, action.node_id in self.deadlines)
+        out, err = steps.read_logs(result)
+        self.pending_logs.append((self.wf["metadata"]["name"], action.node_id, action.pod_name, out, err))
+        steps.cleanup(workdir)
+        self.events.put_nowait(event)
+
+    def _deadline(self, node_id: str) -> None:
+        handle = self.handles.get(node_id)
+        if handle is None:
+            return
+        self.deadlines.add(node_id)
+        task = asyncio.get_running_loop().create_task(handle.stop(grace=0.0))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    # ------------------------------------------------------------- persistence
+    def _save(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last_save < SAVE_EVERY:
+            if self.on_update:
+                self.on_update(self.wf)
+            return
+        self.last_save = now
+        for entry in self.pending_logs:
+            self.store.save_logs(*entry)
+        self.pending_logs.clear()
+        self.store.save_workflow(self.wf)
+        if self.on_update:
+            self.on_update(self.wf)

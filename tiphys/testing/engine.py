@@ -1,0 +1,105 @@
+"""Drive the pure engine without processes: a scripted pod outcome per template, a fake clock.
+
+    sim = Simulation(yaml_text, outcomes={"fail": Outcome(exit_code=1)})
+    sim.run()
+    assert sim.phase("C") == "Failed"
+"""
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from tiphys.engine import actions as A
+from tiphys.engine.core import Engine
+
+
+@dataclass
+class Outcome:
+    exit_code: int = 0
+    stdout: str = ""
+    parameters: dict[str, str] = field(default_factory=dict)
+    artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    duration: float = 1.0
+    error: str | None = None
+
+
+class Simulation:
+    def __init__(self, text: str | dict[str, Any], outcomes: dict[str, Outcome | list[Outcome]] | None = None,
+                 registry: dict[tuple[str, str], dict[str, Any]] | None = None, start: float = 1_700_000_000.0,
+                 name: str = "wf"):
+        self.wf = yaml.safe_load(text) if isinstance(text, str) else text
+        self.wf.setdefault("metadata", {}).setdefault("name", name)
+        self.outcomes = outcomes or {}
+        self.now = start
+        reg = registry or {}
+        self.engine = Engine(self.wf, now=start, registry=lambda kind, n: reg.get((kind, n)))
+        self.started: list[A.StartPod] = []
+        self.max_running = 0
+        self._running: dict[str, A.StartPod] = {}
+        self._queue: list[tuple[float, int, A.Event]] = []
+        self._seq = 0
+        self._attempts: dict[str, int] = {}
+
+    def _push(self, at: float, event: A.Event) -> None:
+        self._seq += 1
+        heapq.heappush(self._queue, (at, self._seq, event))
+
+    def _outcome(self, action: A.StartPod) -> Outcome:
+        tname = action.template.get("name", "")
+        found = self.outcomes.get(tname, Outcome())
+        if isinstance(found, list):
+            i = self._attempts.get(tname, 0)
+            self._attempts[tname] = i + 1
+            return found[min(i, len(found) - 1)]
+        return found
+
+    def _apply(self, actions: list[A.Action]) -> None:
+        for action in actions:
+            if isinstance(action, A.StartPod):
+                self.started.append(action)
+                self._running[action.node_id] = action
+                self.max_running = max(self.max_running, len(self._running))
+                out = self._outcome(action)
+                if action.deadline is not None and action.deadline < out.duration:
+                    self._push(self.now + action.deadline, A.PodExited(action.node_id, 137, deadline_exceeded=True))
+                else:
+                    self._push(self.now + out.duration, A.PodExited(
+                        action.node_id, out.exit_code, out.stdout, dict(out.parameters), dict(out.artifacts),
+                        error=out.error))
+            elif isinstance(action, A.StopPod):
+                self._push(self.now, A.PodExited(action.node_id, 137, stopped=True))
+            elif isinstance(action, A.SetTimer):
+                self._push(action.at, A.TimerFired(action.key))
+
+    def run(self, limit: int = 1_000_000) -> dict[str, Any]:
+        self._apply(self.engine.start(self.now))
+        steps = 0
+        while not self.engine.finished and self._queue and steps < limit:
+            at, _, event = heapq.heappop(self._queue)
+            self.now = max(self.now, at)
+            if isinstance(event, A.PodExited):
+                if event.node_id not in self._running:
+                    continue
+                del self._running[event.node_id]
+            self._apply(self.engine.handle([event], self.now))
+            steps += 1
+        return self.wf
+
+    # --- reading the result
+    @property
+    def status(self) -> dict[str, Any]:
+        return self.wf["status"]
+
+    def nodes(self, display: str) -> list[dict[str, Any]]:
+        return [n for n in self.status["nodes"].values() if n["displayName"] == display]
+
+    def phase(self, display: str) -> str:
+        found = {n["phase"] for n in self.nodes(display)}
+        assert len(found) == 1, f"{display}: {found}"
+        return found.pop()
+
+    def pods(self) -> list[dict[str, Any]]:
+        return [n for n in self.status["nodes"].values() if n["type"] == "Pod"]
