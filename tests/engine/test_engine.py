@@ -14,7 +14,7 @@ def test_steps_run_in_order(example):
     sim.run()
     assert sim.status["phase"] == "Succeeded"
     assert len(sim.pods()) == 3
-    assert [s.template["name"] for s in sim.started] == ["whalesay"] * 3
+    assert [s.template["name"] for s in sim.started] == ["print-message"] * 3
     first = sim.nodes("hello1")[0]
     assert first["name"] == "wf[0].hello1"
     assert sim.started[0].template["container"]["args"] == ["hello1"]

@@ -1,0 +1,264 @@
+"""`tiphys run FILE` (and its alias `submit`): load, lint, register templates, apply the
+command-line overrides as `argo submit` does, run to the end, print the result.
+
+The exit code is 0 exactly when every workflow of the file Succeeded. What the workflow
+does is the runtime's business (`tiphys.runtime.runner.run`); this module only prepares
+the Workflow dict and presents the outcome.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import random
+import re
+import shutil
+import sys
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from tiphys.cli import home as state
+from tiphys.errors import InfrastructureError, SpecError, TiphysError
+from tiphys.store.sqlite import TEMPLATE_KINDS, Store, now_iso
+
+# Kubernetes' generateName alphabet (no vowels, no 0/1/3: no accidental words).
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+def load_manifests(path: str) -> list:
+    """Every document of FILE ('-' reads stdin), via tiphys.spec.load."""
+    from tiphys.spec import load
+    if path == "-":
+        return list(load.load_text(sys.stdin.read(), file="<stdin>"))
+    file = Path(path)
+    if not file.exists():
+        raise SpecError("no such file or directory", file=path)
+    if file.is_dir():
+        raise SpecError("is a directory, not a workflow file", file=path)
+    try:
+        return list(load.load_file(file))
+    except OSError as exc:
+        raise SpecError(f"cannot read: {exc.strerror or exc}", file=path) from exc
+
+
+def registry_with(manifests: Iterable, store: Store) -> Callable[[str, str], dict | None]:
+    """Templates defined in the same files win over the registered ones."""
+    local = {(m.kind, m.name): m.raw for m in manifests if m.kind in TEMPLATE_KINDS}
+
+    def registry(kind: str, name: str) -> dict | None:
+        return local.get((kind, name)) or store.registry(kind, name)
+    return registry
+
+
+def lint_or_report(manifests: list, store: Store) -> bool:
+    """Lint; print every issue to stderr. True when clean."""
+    from tiphys.spec import lint
+    issues = list(lint.lint_manifests(manifests, registry_with(manifests, store)))
+    for issue in issues:
+        print(str(issue), file=sys.stderr)
+    return not issues
+
+
+# -- overrides -------------------------------------------------------------------------------
+
+def parse_assignments(items: Iterable[str], flag: str) -> list[tuple[str, str]]:
+    """NAME=VALUE pairs; the value may itself contain '='."""
+    pairs = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise SpecError(f"{flag} {item!r}: expected NAME=VALUE")
+        pairs.append((name.strip(), value))
+    return pairs
+
+
+def _as_parameter_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def read_parameter_file(path: str) -> list[tuple[str, str]]:
+    """A YAML or JSON map of parameter names to values (non-strings JSON-encoded, as argo)."""
+    import yaml
+    file = Path(path)
+    try:
+        text = file.read_text()
+    except FileNotFoundError:
+        raise SpecError("parameter file: no such file", file=path) from None
+    except OSError as exc:
+        raise SpecError(f"parameter file: cannot read: {exc.strerror or exc}", file=path) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"parameter file is not valid YAML/JSON: {exc}", file=path) from exc
+    if data is None:
+        return []
+    if not isinstance(data, dict):
+        raise SpecError(f"parameter file must be a map of names to values, not {type(data).__name__}",
+                        file=path)
+    return [(str(k), _as_parameter_value(v)) for k, v in data.items()]
+
+
+def set_parameters(wf: dict, pairs: Iterable[tuple[str, str]]) -> None:
+    """Set spec.arguments.parameters[].value, adding parameters the workflow lacks."""
+    spec = wf.setdefault("spec", {})
+    arguments = spec.get("arguments")
+    if not isinstance(arguments, dict):
+        arguments = spec["arguments"] = {}
+    params = arguments.get("parameters")
+    if not isinstance(params, list):
+        params = arguments["parameters"] = []
+    for name, value in pairs:
+        for param in params:
+            if isinstance(param, dict) and param.get("name") == name:
+                param["value"] = value
+                param.pop("valueFrom", None)
+                break
+        else:
+            params.append({"name": name, "value": value})
+
+
+def generated_name(prefix: str, taken: Callable[[str], bool]) -> str:
+    for _ in range(100):
+        name = prefix + "".join(random.choices(_NAME_ALPHABET, k=5))
+        if not taken(name):
+            return name
+    raise InfrastructureError(f"could not find a free name for generateName {prefix!r}")
+
+
+def prepare(raw: dict, args: argparse.Namespace, store: Store, *, file: str = "",
+            document: int | None = None, params: list[tuple[str, str]] | None = None) -> dict:
+    """A deep copy of the Workflow with every command-line override applied."""
+    wf = copy.deepcopy(raw)
+    meta = wf.get("metadata")
+    if not isinstance(meta, dict):
+        meta = wf["metadata"] = {}
+    if getattr(args, "name", None):
+        if not _DNS_NAME.match(args.name) or len(args.name) > 253:
+            raise SpecError(f"--name {args.name!r}: must be lowercase letters, digits, '-' or '.'")
+        meta["name"] = args.name
+        meta.pop("generateName", None)
+    elif getattr(args, "generate_name", None):
+        meta.pop("name", None)
+        meta["generateName"] = args.generate_name
+    namespace = getattr(args, "namespace", None) or meta.get("namespace") or "default"
+    meta["namespace"] = namespace
+    if not meta.get("name"):
+        prefix = meta.get("generateName")
+        if not prefix:
+            raise SpecError("metadata.name or metadata.generateName is required", file=file or None,
+                            document=document, path="metadata")
+        meta["name"] = generated_name(str(prefix), lambda n: store.workflow_phase(n, namespace) is not None)
+    labels = parse_assignments(
+        (part for item in getattr(args, "labels", []) or [] for part in item.split(",") if part), "-l")
+    if labels:
+        meta["labels"] = {**(meta.get("labels") or {}), **dict(labels)}
+    if getattr(args, "entrypoint", None):
+        wf.setdefault("spec", {})["entrypoint"] = args.entrypoint
+    if params:
+        set_parameters(wf, params)
+    meta.setdefault("creationTimestamp", now_iso())
+    meta.setdefault("uid", str(uuid.uuid4()))
+    wf.pop("status", None)
+    return wf
+
+
+# -- running ---------------------------------------------------------------------------------
+
+def _forget(store: Store, home: Path, wf: dict) -> None:
+    """A re-run under a fixed name replaces the old record, logs included."""
+    meta = wf["metadata"]
+    store.delete_workflow(meta["name"], meta["namespace"])
+    shutil.rmtree(home / "logs" / meta["name"], ignore_errors=True)
+
+
+def execute(wf: dict, store: Store, home: Path, *, dry_run: bool,
+            on_update: Callable[[dict], None] | None) -> dict:
+    """Run through tiphys.runtime.runner; make sure the final state is stored."""
+    from tiphys.runtime import runner
+    meta = wf["metadata"]
+    _forget(store, home, wf)
+    store.save_workflow({**wf, "status": {"phase": "Pending"}})
+    try:
+        final = runner.run(wf, store=store, home=home, on_update=on_update, dry_run=dry_run)
+    except BaseException as exc:  # record why, so `tiphys get` does not show it Pending forever
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        status = {"phase": "Failed" if interrupted else "Error", "finishedAt": now_iso(),
+                  "message": "interrupted" if interrupted else f"tiphys: {exc}"}
+        try:
+            store.save_workflow({**wf, "status": status})
+        except TiphysError:
+            pass
+        raise
+    fmeta = final.get("metadata") or {}
+    phase = (final.get("status") or {}).get("phase")
+    if store.workflow_phase(fmeta.get("name", meta["name"]), fmeta.get("namespace") or meta["namespace"]) != phase:
+        store.save_workflow(final)
+    return final
+
+
+def show(final: dict, output: str | None) -> None:
+    if output in ("json", "yaml"):
+        state.out(state.dump(final, output))
+    elif output == "name":
+        state.out((final.get("metadata") or {}).get("name", ""))
+    else:
+        import datetime as dt
+
+        from tiphys.cli import render
+        now = dt.datetime.now(dt.timezone.utc)
+        state.out(render.workflow_summary(final, now, color=state.use_color(sys.stdout),
+                                          wide=output == "wide"))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    home = state.home_dir()
+    with state.open_store(home) as store:
+        manifests = load_manifests(args.file)
+        if not lint_or_report(manifests, store):
+            return 1
+        file = "<stdin>" if args.file == "-" else args.file
+        workflows = [m for m in manifests if m.kind == "Workflow"]
+        if not workflows:
+            kinds = sorted({m.kind for m in manifests}) or ["no documents"]
+            raise SpecError(f"no Workflow to run (found {', '.join(kinds)}; register templates with "
+                            "`tiphys template create`)", file=file)
+        params: list[tuple[str, str]] = []
+        if args.parameter_file:
+            params += read_parameter_file(args.parameter_file)
+        params += parse_assignments(args.parameters, "-p")
+        prepared = [prepare(m.raw, args, store, file=m.file or file, document=m.index, params=params)
+                    for m in workflows]
+        for m in manifests:
+            if m.kind in TEMPLATE_KINDS:
+                store.save_template(m.kind, m.raw)
+        ok = True
+        for wf in prepared:
+            final = _run_one(wf, store, home, args)
+            show(final, args.output)
+            ok = ok and (final.get("status") or {}).get("phase") == "Succeeded"
+        return 0 if ok else 1
+
+
+def _run_one(wf: dict, store: Store, home: Path, args: argparse.Namespace) -> dict:
+    live = None
+    if args.output in (None, "wide") and _isatty(sys.stderr):
+        from tiphys.cli import live as live_view
+        live = live_view.LiveTree(sys.stderr, wide=args.output == "wide")
+    if live is None:
+        return execute(wf, store, home, dry_run=args.dry_run, on_update=None)
+    with live:
+        return execute(wf, store, home, dry_run=args.dry_run, on_update=live.update)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
