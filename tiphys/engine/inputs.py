@@ -1,6 +1,7 @@
 """Binding a call's arguments to a template's declared inputs (parameters and artifacts)."""
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -61,12 +62,13 @@ def resolve_artifact(art: dict[str, Any], lookup: Lookup, where: str) -> dict[st
     if "from" in art:
         ref = art["from"]
         m = _TAG.match(ref) if isinstance(ref, str) else None
-        found = lookup(m.group(1)) if m else None
+        found = lookup(m.group(1)) if m else _stored(ref)
         if not isinstance(found, dict):
             if art.get("optional"):
                 return None
             raise SpecError(f"unable to resolve artifact {art['name']!r} from {ref!r}", path=f"templates.{where}.inputs.artifacts")
-        return {**found, "subPath": art.get("subPath"), "mode": art.get("mode")}
+        location = {k: v for k, v in found.items() if k not in ("name", "path", "subPath", "mode")}
+        return {**location, "subPath": art.get("subPath"), "mode": art.get("mode")}
     if "raw" in art:
         return {"raw": str((art["raw"] or {}).get("data", "")), "mode": art.get("mode")}
     if art.get("optional"):
@@ -76,3 +78,16 @@ def resolve_artifact(art: dict[str, Any], lookup: Lookup, where: str) -> dict[st
             raise SpecError(f"input artifact {art['name']!r}: {kind} artifacts are not supported by Tiphys yet",
                             path=f"templates.{where}.inputs.artifacts")
     raise SpecError(f"inputs.artifacts.{art['name']} was not supplied", path=f"templates.{where}.inputs.artifacts")
+
+
+def _stored(ref: Any) -> dict[str, Any] | None:
+    """A `from` whose tag was already substituted holds the artifact as JSON."""
+    if isinstance(ref, dict):
+        return ref
+    if isinstance(ref, str) and ref.lstrip().startswith("{"):
+        try:
+            found = json.loads(ref)
+        except ValueError:
+            return None
+        return found if isinstance(found, dict) else None
+    return None
