@@ -225,14 +225,13 @@ class DagFrame:
             if phase in (phases.SKIPPED, phases.OMITTED):
                 bad = next((branch[d] for d in self.deps[name] if phases.failed_or_error(branch[d])), None)
                 branch[name] = bad or phase
-            elif phases.failed_or_error(phase) and phases.continues_on(self.tasks[name], phase):
-                branch[name] = phases.SUCCEEDED
             else:
                 branch[name] = phase
         targets = str((self.tmpl.get("dag") or {}).get("target") or "").split() or \
             [n for n in self.tasks if n in self.needed and not any(d in self.needed for d in self.dependents[n])]
         for t in targets:
-            if phases.failed_or_error(branch.get(t, phases.SUCCEEDED)):
+            phase = branch.get(t, phases.SUCCEEDED)
+            if phases.failed_or_error(phase) and not phases.continues_on(self.tasks[t], phase):
                 failed = next((n for n in self.finished if phases.failed_or_error(eng.nodes[self.task_node[n]]["phase"])), t)
                 eng.complete(self.node["id"], branch[t], f"child '{self.task_node[failed]}' failed")
                 return
@@ -259,8 +258,7 @@ class _LoopGroup:
         if self.pending:
             return
         kids = [eng.nodes[c] for c in eng.nodes[self.group_id].get("children") or []]
-        bad = next((k for k in kids if phases.failed_or_error(k["phase"])
-                    and not phases.continues_on(self.task, k["phase"])), None)
+        bad = next((k for k in reversed(kids) if phases.failed_or_error(k["phase"])), None)
         if bad is not None:
             eng.complete(self.group_id, bad["phase"], f"child '{bad['id']}' failed")
         else:
