@@ -125,3 +125,20 @@ def test_unknown_template_errors_node():
     sim.run()
     assert sim.status["phase"] == "Error"
     assert "nope" in sim.status["message"]
+
+
+def test_node_id_collisions_keep_nodes_apart(example, monkeypatch):
+    monkeypatch.setattr(names, "node_id", lambda wf, name: wf if wf == name else f"{wf}-1")
+    sim = Simulation(example("loops-dag.yaml"))
+    sim.run()
+    assert sim.status["phase"] == "Succeeded"
+    assert len(sim.status["nodes"]) == 7
+    assert len({n["id"] for n in sim.status["nodes"].values()}) == 7
+
+
+def test_fnv_prefix_cache_matches_plain_hash():
+    for text in ["wf", "wf[0].a", "wf.n(12:12)", "x.y(1:a.b)", "(", "a[", "wf.onExit"]:
+        h = 0x811C9DC5
+        for b in text.encode():
+            h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+        assert names.fnv32a(text) == h

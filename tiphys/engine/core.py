@@ -11,6 +11,7 @@ The status it maintains (`wf["status"]`) is Argo's shape, so it serialises as is
 from __future__ import annotations
 
 import copy
+import json
 from collections import ChainMap, deque
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -67,6 +68,7 @@ class Engine:
         self.pod_total = self.pod_done = 0
         self.failures: list[dict[str, Any]] = []
         self.root_id = self.name
+        self._static: dict[int, tuple[dict[str, Any], bool]] = {}
 
     # ----------------------------------------------------------------- public API
     def start(self, now: float) -> list[A.Action]:
@@ -99,6 +101,12 @@ class Engine:
                  parent: str | None, phase: str = phases.RUNNING, ctx: Ctx | None = None,
                  started: bool = True) -> dict[str, Any]:
         nid = names.node_id(self.name, name)
+        if nid in self.nodes:
+            # fnv32a collides about once in 100,000 names: keep ids unique, deterministically
+            k = 1
+            while f"{nid}-{k}" in self.nodes:
+                k += 1
+            nid = f"{nid}-{k}"
         node: dict[str, Any] = {"id": nid, "name": name, "displayName": display, "type": type_,
                                 "phase": phase, "startedAt": names.timestamp(self.now) if started else None}
         if template:
@@ -115,9 +123,8 @@ class Engine:
         return node
 
     def add_child(self, parent: str, child: str) -> None:
-        kids = self.nodes[parent].setdefault("children", [])
-        if child not in kids:
-            kids.append(child)
+        """Link a child node; a node is linked to one parent once, so no search is needed."""
+        self.nodes[parent].setdefault("children", []).append(child)
 
     def complete(self, nid: str, phase: str, message: str | None = None) -> None:
         node = self.nodes[nid]
@@ -268,7 +275,7 @@ class Engine:
         pod = names.pod_name(self.name, node["name"], tmpl.get("name", ""))
         sc["pod.name"] = pod
         try:
-            rendered = tpl.render_obj(tmpl, sc, strict=("inputs.",))
+            rendered = self._render_template(tmpl, sc)
             deadline = self._pod_deadline(rendered)
         except TiphysError as exc:
             self.complete(nid, phases.ERROR, str(exc))
@@ -277,6 +284,13 @@ class Engine:
         self.pods[nid] = {"template": rendered, "pod": pod, "bound": bound, "deadline": deadline, "scope": sc}
         self.queued_pods.append(nid)
         self._admit()
+
+    def _render_template(self, tmpl: dict[str, Any], sc: Any) -> dict[str, Any]:
+        """Substitute a pod template; one without any tag is shared as is (it is never mutated)."""
+        found = self._static.get(id(tmpl))
+        if found is None:
+            found = self._static[id(tmpl)] = (tmpl, "{{" not in json.dumps(tmpl))
+        return tmpl if found[1] else tpl.render_obj(tmpl, sc, strict=("inputs.",))
 
     def _pod_deadline(self, tmpl: dict[str, Any]) -> tuple[float, str] | None:
         found: list[tuple[float, str]] = []

@@ -7,6 +7,7 @@ target (or leaf) tasks count, and Skipped/Omitted tasks inherit a failed parent'
 from __future__ import annotations
 
 from collections import ChainMap, deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tiphys.engine import loops, outputs, phases, scope
@@ -108,8 +109,8 @@ class DagFrame:
         if loops.has_loop(task):
             self._loop(name, node_name, task, parents)
             return
-        nid = self._start_one(node_name, name, task, self.scope, parents[0], self)
-        self._mark(name, nid, parents)
+        self._start_one(node_name, name, task, self.scope, parents[0], self,
+                        mark=lambda nid: self._mark(name, nid, parents))
 
     def _mark(self, name: str, nid: str, parents: list[str]) -> None:
         self.task_node[name] = nid
@@ -138,35 +139,38 @@ class DagFrame:
             self._start_one(f"{node_name}({i}:{label})", f"{name}({i}:{label})", task, sc, group["id"], frame)
 
     def _start_one(self, node_name: str, display: str, task: dict[str, Any], sc: Any, parent: str,
-                   waiter: Any) -> str:
-        """Start (or queue, under `parallelism`) one invocation; returns its node id when known."""
+                   waiter: Any, mark: Callable[[str], None] = lambda nid: None) -> None:
+        """Start (or queue, under `parallelism`) one invocation; `mark` learns its node id."""
         eng = self.eng
         if task.get("when") is not None:
             try:
                 ok, rendered = evaluate_when(task["when"], sc)
             except TiphysError as exc:
-                return eng.error_node(node_name, display, self.node["id"], parent, waiter, str(exc))
+                mark(eng.error_node(node_name, display, self.node["id"], parent, waiter, str(exc)))
+                return
             if not ok:
-                return eng.skipped_node(node_name, display, self.node["id"], parent, waiter, phases.SKIPPED,
-                                        f"when '{rendered}' evaluated false", task.get("template"))
+                mark(eng.skipped_node(node_name, display, self.node["id"], parent, waiter, phases.SKIPPED,
+                                      f"when '{rendered}' evaluated false", task.get("template")))
+                return
         try:
             call = tpl.render_obj({k: v for k, v in task.items() if k not in _LOOP_KEYS}, sc)
         except TiphysError as exc:
-            return eng.error_node(node_name, display, self.node["id"], parent, waiter, str(exc))
+            mark(eng.error_node(node_name, display, self.node["id"], parent, waiter, str(exc)))
+            return
         if _exit_hook(task):
             waiter = _HookFrame(waiter, task, sc)
         if self.parallelism is not None and len(self.active) >= int(self.parallelism):
-            from tiphys.engine import names
-            self.queue.append((node_name, display, call, sc, parent, waiter))
-            return names.node_id(eng.name, node_name)
-        return self._invoke(node_name, display, call, sc, parent, waiter)
+            self.queue.append((node_name, display, call, sc, parent, waiter, mark))
+            return
+        self._invoke(node_name, display, call, sc, parent, waiter, mark)
 
-    def _invoke(self, node_name: str, display: str, call: dict[str, Any], sc: Any, parent: str, waiter: Any) -> str:
+    def _invoke(self, node_name: str, display: str, call: dict[str, Any], sc: Any, parent: str, waiter: Any,
+                mark: Callable[[str], None]) -> None:
         nid = self.eng.invoke(node_name, display, call, self.ctx, sc, self.node["id"], parent, waiter,
                               depth=self.depth + 1)
+        mark(nid)
         if self.parallelism is not None:
             self.active.add(nid)
-        return nid
 
     def release(self, nid: str) -> None:
         """A started invocation finished: start queued ones under `parallelism`."""

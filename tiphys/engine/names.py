@@ -6,16 +6,30 @@ a crash is idempotent and ids match what Argo users see.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 _FNV_OFFSET, _FNV_PRIME = 0x811C9DC5, 0x01000193
 _MAX_POD_NAME = 63
 
 
-def fnv32a(text: str) -> int:
-    h = _FNV_OFFSET
-    for byte in text.encode():
+def _fnv(data: bytes, h: int = _FNV_OFFSET) -> int:
+    for byte in data:
         h = ((h ^ byte) * _FNV_PRIME) & 0xFFFFFFFF
     return h
+
+
+@functools.lru_cache(maxsize=4096)
+def _prefix_state(prefix: str) -> int:
+    return _fnv(prefix.encode())
+
+
+@functools.lru_cache(maxsize=64)
+def fnv32a(text: str) -> int:
+    """FNV-1a, 32 bits. Sibling nodes share a long name prefix, whose state is cached."""
+    cut = max(text.rfind("("), text.rfind("."), text.rfind("["))
+    if cut <= 0:
+        return _fnv(text.encode())
+    return _fnv(text[cut:].encode(), _prefix_state(text[:cut]))
 
 
 def node_id(wf_name: str, node_name: str) -> str:
@@ -34,9 +48,14 @@ def pod_name(wf_name: str, node_name: str, template_name: str) -> str:
     return f"{prefix}-{suffix}"
 
 
+@functools.lru_cache(maxsize=4)
+def _second(second: int) -> str:
+    return dt.datetime.fromtimestamp(second, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def timestamp(now: float) -> str:
     """RFC3339 with second precision, as Argo writes startedAt/finishedAt."""
-    return dt.datetime.fromtimestamp(int(now), tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _second(int(now))
 
 
 def parse_timestamp(value: str) -> float:

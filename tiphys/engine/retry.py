@@ -30,12 +30,14 @@ class RetryFrame:
         self.eng, self.node, self.tmpl, self.ctx, self.bound = eng, node, tmpl, ctx, bound
         self.strategy, self.boundary, self.depth = strategy, boundary, depth
         self.count = 0
+        self.first: str | None = None
 
     def attempt(self, i: int) -> None:
         self.count = i + 1
-        self.eng.run_template(f"{self.node['name']}({i})", f"{self.node['displayName']}({i})", self.tmpl,
+        nid = self.eng.run_template(f"{self.node['name']}({i})", f"{self.node['displayName']}({i})", self.tmpl,
                               self.ctx, self.bound, self.boundary, self.node["id"], self, depth=self.depth,
                               retries=i)
+        self.first = self.first or nid
 
     def child_done(self, eng: Engine, child_id: str) -> None:
         child = eng.nodes[child_id]
@@ -98,7 +100,7 @@ class RetryFrame:
         if b.get("cap"):
             delay = min(delay, durations.seconds(b["cap"], "retryStrategy.backoff.cap"))
         if b.get("maxDuration"):
-            first = self.eng.nodes[names.node_id(self.eng.name, f"{self.node['name']}(0)")].get("startedAt")
+            first = self.eng.nodes[self.first].get("startedAt") if self.first else None
             elapsed = self.eng.now - names.parse_timestamp(first) if first else 0.0
             if elapsed + delay > durations.seconds(b["maxDuration"], "retryStrategy.backoff.maxDuration"):
                 return delay, True

@@ -53,7 +53,7 @@ def template_locals(inputs: dict[str, Any], tmpl: dict[str, Any], node_name: str
     for name, value in inputs["parameters"].items():
         local[f"inputs.parameters.{name}"] = value
         plist.append({"name": name, "value": value})
-    local["inputs.parameters"] = compact(plist)
+    local["inputs.parameters"] = compact(plist) if plist else "[]"
     for art in (tmpl.get("inputs") or {}).get("artifacts") or []:
         if art.get("path"):
             local[f"inputs.artifacts.{art['name']}.path"] = art["path"]

@@ -50,6 +50,7 @@ class Runner:
         self.tasks: set[asyncio.Task[None]] = set()
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.last_save = 0.0
+        self.save_cost = 0.0
         self.pending_logs: list[tuple[str, str, str, str, str]] = []
 
     async def main(self) -> dict[str, Any]:
@@ -160,15 +161,16 @@ class Runner:
 
     # ------------------------------------------------------------- persistence
     def _save(self, force: bool = False) -> None:
+        """Persist at most every SAVE_EVERY seconds, and never spend more than about a tenth
+        of the run saving: a big workflow is saved less often, as its save costs more."""
         now = time.monotonic()
-        if not force and now - self.last_save < SAVE_EVERY:
-            if self.on_update:
-                self.on_update(self.wf)
+        if self.on_update:
+            self.on_update(self.wf)
+        if not force and now - self.last_save < max(SAVE_EVERY, 10 * self.save_cost):
             return
-        self.last_save = now
         for entry in self.pending_logs:
             self.store.save_logs(*entry)
         self.pending_logs.clear()
         self.store.save_workflow(self.wf)
-        if self.on_update:
-            self.on_update(self.wf)
+        self.last_save = time.monotonic()
+        self.save_cost = self.last_save - now

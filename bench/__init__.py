@@ -1,0 +1,1 @@
+"""Benchmark harness for Tiphys: `python -m bench` (see bench/README.md)."""
