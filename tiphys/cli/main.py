@@ -32,7 +32,11 @@ def _add_run_parser(sub: argparse._SubParsersAction, name: str, help_text: str) 
                    help="labels to add to the workflow")
     p.add_argument("-n", "--namespace", help="namespace (default: metadata.namespace or 'default')")
     p.add_argument("-o", "--output", choices=OUTPUTS, help="what to print when the workflow ends")
-    p.add_argument("--dry-run", action="store_true", help="check and plan, do not run steps")
+    p.add_argument("--dry-run", action="store_true",
+                   help="walk the whole workflow without starting any process; print each command")
+    p.add_argument("--mock", action="append", default=[], metavar="TEMPLATE=FILE",
+                   help="with --dry-run: outputs of TEMPLATE's steps (YAML/JSON {result, parameters, "
+                        "exitCode}, or plain text taken as stdout)")
     p.add_argument("-w", "--wait", action="store_true", help="accepted for argo compatibility (always waits)")
     p.add_argument("--watch", action="store_true", help="accepted for argo compatibility")
     p.set_defaults(handler="run:cmd_run")

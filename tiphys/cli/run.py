@@ -178,15 +178,42 @@ def _forget(store: Store, home: Path, wf: dict) -> None:
     shutil.rmtree(home / "logs" / meta["name"], ignore_errors=True)
 
 
+def read_mocks(assignments: list[str], dry_run: bool) -> dict[str, dict]:
+    """`--mock TEMPLATE=FILE`: what a template's steps output in a dry run."""
+    if assignments and not dry_run:
+        raise SpecError("--mock only applies with --dry-run")
+    mocks: dict[str, dict] = {}
+    for name, file in parse_assignments(assignments, "--mock"):
+        try:
+            text = Path(file).read_text()
+        except OSError as exc:
+            raise SpecError(f"--mock {name}: cannot read {file}: {exc.strerror}", file=file) from exc
+        import yaml
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError:
+            data = None
+        if not isinstance(data, dict):
+            data = {"result": text}
+        params = data.get("parameters") or {}
+        if not isinstance(params, dict):
+            raise SpecError("parameters must be a map of name to value", file=file, path="parameters")
+        mocks[name] = {"stdout": str(data.get("result", data.get("stdout", ""))),
+                       "parameters": {str(k): str(v) for k, v in params.items()},
+                       "exit_code": int(data.get("exitCode", 0))}
+    return mocks
+
+
 def execute(wf: dict, store: Store, home: Path, *, dry_run: bool,
-            on_update: Callable[[dict], None] | None) -> dict:
+            on_update: Callable[[dict], None] | None, mocks: dict[str, dict] | None = None) -> dict:
     """Run through tiphys.runtime.runner; make sure the final state is stored."""
     from tiphys.runtime import runner
     meta = wf["metadata"]
     _forget(store, home, wf)
     store.save_workflow({**wf, "status": {"phase": "Pending"}})
     try:
-        final = runner.run(wf, store=store, home=home, on_update=on_update, dry_run=dry_run)
+        final = runner.run(wf, store=store, home=home, on_update=on_update, dry_run=dry_run,
+                           mocks=mocks, plan=_plan_printer() if dry_run else None)
     except BaseException as exc:  # record why, so `tiphys get` does not show it Pending forever
         interrupted = isinstance(exc, KeyboardInterrupt)
         status = {"phase": "Failed" if interrupted else "Error", "finishedAt": now_iso(),
@@ -201,6 +228,14 @@ def execute(wf: dict, store: Store, home: Path, *, dry_run: bool,
     if store.workflow_phase(fmeta.get("name", meta["name"]), fmeta.get("namespace") or meta["namespace"]) != phase:
         store.save_workflow(final)
     return final
+
+
+def _plan_printer() -> Callable[[str, list[str]], None]:
+    import shlex
+
+    def plan(pod: str, argv: list[str]) -> None:
+        sys.stderr.write(f"{pod}: {shlex.join(argv)}\n")
+    return plan
 
 
 def show(final: dict, output: str | None) -> None:
@@ -233,6 +268,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.parameter_file:
             params += read_parameter_file(args.parameter_file)
         params += parse_assignments(args.parameters, "-p")
+        mocks = read_mocks(args.mock, args.dry_run)
         prepared = [prepare(m.raw, args, store, file=m.file or file, document=m.index, params=params)
                     for m in workflows]
         for m in manifests:
@@ -240,21 +276,21 @@ def cmd_run(args: argparse.Namespace) -> int:
                 store.save_template(m.kind, m.raw)
         ok = True
         for wf in prepared:
-            final = _run_one(wf, store, home, args)
+            final = _run_one(wf, store, home, args, mocks)
             show(final, args.output)
             ok = ok and (final.get("status") or {}).get("phase") == "Succeeded"
         return 0 if ok else 1
 
 
-def _run_one(wf: dict, store: Store, home: Path, args: argparse.Namespace) -> dict:
+def _run_one(wf: dict, store: Store, home: Path, args: argparse.Namespace, mocks: dict[str, dict]) -> dict:
     live = None
     if args.output in (None, "wide") and _isatty(sys.stderr):
         from tiphys.cli import live as live_view
         live = live_view.LiveTree(sys.stderr, wide=args.output == "wide")
     if live is None:
-        return execute(wf, store, home, dry_run=args.dry_run, on_update=None)
+        return execute(wf, store, home, dry_run=args.dry_run, on_update=None, mocks=mocks)
     with live:
-        return execute(wf, store, home, dry_run=args.dry_run, on_update=live.update)
+        return execute(wf, store, home, dry_run=args.dry_run, on_update=live.update, mocks=mocks)
 
 
 def _isatty(stream: Any) -> bool:

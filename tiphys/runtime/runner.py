@@ -27,12 +27,18 @@ SAVE_EVERY = 0.5
 
 
 def run(wf: dict[str, Any], *, store: Any, home: Path, on_update: Callable[[dict[str, Any]], None] | None = None,
-        dry_run: bool = False, executor: Executor | None = None) -> dict[str, Any]:
-    """Run a Workflow to its end; returns the final Workflow dict (also saved in `store`)."""
+        dry_run: bool = False, executor: Executor | None = None, mocks: dict[str, dict[str, Any]] | None = None,
+        plan: Callable[[str, list[str]], None] | None = None) -> dict[str, Any]:
+    """Run a Workflow to its end; returns the final Workflow dict (also saved in `store`).
+
+    With `dry_run`, no process starts: each step "succeeds" at once with the outputs that
+    `mocks[template]` gives (stdout, parameters, exit_code), and `plan(pod, argv)` is told
+    the command it would have run."""
     if executor is None and not dry_run:
         from tiphys.executors.local import LocalExecutor
         executor = LocalExecutor()
     runner = Runner(wf, store=store, home=Path(home), on_update=on_update, dry_run=dry_run, executor=executor)
+    runner.mocks, runner.plan = mocks or {}, plan
     return asyncio.run(runner.main())
 
 
@@ -52,6 +58,8 @@ class Runner:
         self.last_save = 0.0
         self.save_cost = 0.0
         self.pending_logs: list[tuple[str, str, str, str, str]] = []
+        self.mocks: dict[str, dict[str, Any]] = {}
+        self.plan: Callable[[str, list[str]], None] | None = None
 
     async def main(self) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
@@ -104,7 +112,7 @@ class Runner:
         for action in actions:
             if isinstance(action, A.StartPod):
                 if self.dry_run:
-                    self.events.put_nowait(A.PodExited(action.node_id, 0))
+                    self.events.put_nowait(self._pretend(action))
                     continue
                 task = loop.create_task(self._pod(action))
                 self.tasks.add(task)
@@ -149,6 +157,17 @@ class Runner:
         self.pending_logs.append((self.wf["metadata"]["name"], action.node_id, action.pod_name, out, err))
         steps.cleanup(workdir)
         self.events.put_nowait(event)
+
+    def _pretend(self, action: A.StartPod) -> A.PodExited:
+        body = action.template.get("container") or action.template.get("script") or {}
+        argv = [str(x) for x in (body.get("command") or []) + (body.get("args") or [])]
+        if "script" in action.template:
+            argv.append("/argo/staging/script")
+        if self.plan is not None:
+            self.plan(action.pod_name, argv)
+        mock = self.mocks.get(action.template.get("name", ""), {})
+        return A.PodExited(action.node_id, mock.get("exit_code", 0), mock.get("stdout", ""),
+                           parameters={n: mock.get("parameters", {}).get(n) for n, _ in action.parameter_paths})
 
     def _deadline(self, node_id: str) -> None:
         handle = self.handles.get(node_id)
