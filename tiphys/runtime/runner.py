@@ -20,15 +20,16 @@ from tiphys.engine import actions as A
 from tiphys.engine.core import Engine
 from tiphys.errors import TiphysError
 from tiphys.executors.base import Executor
+from tiphys.spec import models
 from tiphys.runtime import steps
 
 log = logging.getLogger("tiphys.runtime")
 SAVE_EVERY = 0.5
 
 
-def run(wf: dict[str, Any], *, store: Any, home: Path, on_update: Callable[[dict[str, Any]], None] | None = None,
+def run(wf: models.Workflow, *, store: Any, home: Path, on_update: Callable[[dict[str, Any]], None] | None = None,
         dry_run: bool = False, executor: Executor | None = None, mocks: dict[str, dict[str, Any]] | None = None,
-        plan: Callable[[str, list[str]], None] | None = None) -> dict[str, Any]:
+        plan: Callable[[str, list[str]], None] | None = None) -> models.Workflow:
     """Run a Workflow to its end; returns the final Workflow dict (also saved in `store`).
 
     With `dry_run`, no process starts: each step "succeeds" at once with the outputs that
@@ -43,7 +44,7 @@ def run(wf: dict[str, Any], *, store: Any, home: Path, on_update: Callable[[dict
 
 
 class Runner:
-    def __init__(self, wf: dict[str, Any], *, store: Any, home: Path,
+    def __init__(self, wf: models.Workflow, *, store: Any, home: Path,
                  on_update: Callable[[dict[str, Any]], None] | None, dry_run: bool, executor: Executor | None):
         self.wf, self.store, self.home, self.on_update = wf, store, home, on_update
         self.dry_run, self.executor = dry_run, executor

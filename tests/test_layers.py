@@ -1,0 +1,41 @@
+"""The layering rules of STYLE.md, checked: the engine and the expression languages are pure.
+
+`engine/` and `expr/` never import the shell (runtime, executors, store, server, cli) nor any
+I/O library; the import direction flows downward only.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1] / "tiphys"
+SHELL = ("tiphys.runtime", "tiphys.executors", "tiphys.store", "tiphys.server", "tiphys.cli",
+         "tiphys.artifacts")
+IO = ("asyncio", "subprocess", "sqlite3", "socket", "shutil", "tempfile", "os", "pathlib", "time",
+      "threading", "signal", "urllib", "http")
+
+
+def imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize("package", ["engine", "expr"])
+def test_pure_packages_do_no_io(package):
+    for path in sorted((ROOT / package).glob("*.py")):
+        for name in imports(path):
+            assert not name.startswith(SHELL), f"{path.name} imports {name}"
+            assert name.split(".")[0] not in IO, f"{path.name} imports {name}"
+
+
+def test_expr_and_spec_do_not_import_the_engine():
+    for package in ("expr", "spec"):
+        for path in sorted((ROOT / package).glob("*.py")):
+            assert not any(n.startswith(("tiphys.engine",) + SHELL) for n in imports(path)), path.name
