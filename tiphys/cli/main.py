@@ -116,6 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
     _template_parsers(sub, "template", "WorkflowTemplate")
     _template_parsers(sub, "cluster-template", "ClusterWorkflowTemplate")
 
+    p = sub.add_parser("server", help="serve Argo Server's REST API and run the workflows it is given")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=2746, help="port (default 2746, as argo server)")
+    p.add_argument("--auth-mode", default="server", help="only 'server' (no tokens; loopback only) for now")
+    p.add_argument("--parallelism", type=int, default=8, help="most workflows running at once (default 8)")
+    p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    p.add_argument("--access-log", action="store_true", help="log every request")
+    p.set_defaults(handler="main:cmd_server")
+
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(handler="main:cmd_version")
     return parser
@@ -125,6 +134,11 @@ def cmd_version(args: argparse.Namespace) -> int:
     from tiphys import __version__
     print(f"tiphys: v{__version__}")
     return 0
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    from tiphys.server.cli import cmd_server as serve
+    return serve(args)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

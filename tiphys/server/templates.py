@@ -1,0 +1,125 @@
+"""WorkflowTemplate and ClusterWorkflowTemplate routes: create, get, list, update, delete, lint."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tiphys.server import selectors
+from tiphys.server.common import check_name, lint, state, with_kind
+from tiphys.server.errors import already_exists, invalid, json_body, not_found
+from tiphys.store.sqlite import CLUSTER_WORKFLOW_TEMPLATE, WORKFLOW_TEMPLATE
+
+
+def _ns(request: Request, kind: str) -> str | None:
+    return None if kind == CLUSTER_WORKFLOW_TEMPLATE else request.path_params.get("namespace") or None
+
+
+def _present(tmpl: dict) -> dict:
+    meta = tmpl.setdefault("metadata", {})
+    meta.setdefault("resourceVersion", "1")
+    return tmpl
+
+
+def _prepare(request: Request, body: dict, kind: str) -> dict:
+    tmpl = with_kind(body.get("template"), kind, "template")
+    meta = tmpl["metadata"]
+    ns = _ns(request, kind)
+    if ns is not None:
+        meta["namespace"] = ns
+    else:
+        meta.pop("namespace", None)
+    if not meta.get("name"):
+        if meta.get("generateName"):
+            from tiphys.cli.run import generated_name
+            store = state(request).store
+            meta["name"] = generated_name(meta["generateName"],
+                                          lambda n: store.get_template(kind, n, ns or "default") is not None)
+        else:
+            raise invalid("metadata.name or metadata.generateName is required")
+    check_name(str(meta["name"]))
+    lint(tmpl, kind, ns or "default", state(request).store)
+    return tmpl
+
+
+def handlers(kind: str) -> dict[str, Any]:
+    async def create(request: Request) -> JSONResponse:
+        body = await json_body(request)
+        tmpl = _prepare(request, body, kind)
+        store = state(request).store
+        name, ns = tmpl["metadata"]["name"], _ns(request, kind)
+        if store.get_template(kind, name, ns) is not None:
+            raise already_exists(kind, name)
+        tmpl["metadata"]["uid"] = str(uuid.uuid4())
+        tmpl["metadata"].pop("creationTimestamp", None)
+        if "All" in ((body.get("createOptions") or {}).get("dryRun") or []):
+            return JSONResponse(_present(tmpl))
+        return JSONResponse(_present(store.save_template(kind, tmpl)))
+
+    async def get(request: Request) -> JSONResponse:
+        name = request.path_params["name"]
+        tmpl = state(request).store.get_template(kind, name, _ns(request, kind))
+        if tmpl is None:
+            raise not_found(kind, name)
+        return JSONResponse(_present(tmpl))
+
+    async def list_(request: Request) -> JSONResponse:
+        q = request.query_params
+        accept_labels = selectors.label_selector(q.get("listOptions.labelSelector"))
+        accept_fields = selectors.field_selector(q.get("listOptions.fieldSelector"), q.get("nameFilter"))
+        found = [_present(t) for t in state(request).store.list_templates(kind, _ns(request, kind))
+                 if accept_labels(t) and accept_fields(t)]
+        page, token = selectors.paginate(found, q.get("listOptions.limit"), q.get("listOptions.continue"))
+        metadata: dict[str, Any] = {"resourceVersion": "1"}
+        if token:
+            metadata["continue"] = token
+        return JSONResponse({"metadata": metadata, "items": page or None})
+
+    async def update(request: Request) -> JSONResponse:
+        name = request.path_params["name"]
+        body = await json_body(request)
+        store = state(request).store
+        old = store.get_template(kind, name, _ns(request, kind))
+        if old is None:
+            raise not_found(kind, name)
+        tmpl = body.get("template")
+        if isinstance(tmpl, dict):
+            tmpl = {**tmpl, "metadata": {**(tmpl.get("metadata") or {}), "name": name}}
+        tmpl = _prepare(request, {"template": tmpl}, kind)
+        old_meta = old.get("metadata") or {}
+        for key in ("uid", "creationTimestamp"):
+            if old_meta.get(key):
+                tmpl["metadata"][key] = old_meta[key]
+        tmpl["metadata"]["resourceVersion"] = str(int(old_meta.get("resourceVersion") or 1) + 1)
+        return JSONResponse(_present(store.save_template(kind, tmpl)))
+
+    async def delete(request: Request) -> JSONResponse:
+        name = request.path_params["name"]
+        if not state(request).store.delete_template(kind, name, _ns(request, kind)):
+            raise not_found(kind, name)
+        return JSONResponse({})
+
+    async def lint_(request: Request) -> JSONResponse:
+        body = await json_body(request)
+        return JSONResponse(_present(_prepare(request, body, kind)))
+
+    return {"create": create, "get": get, "list": list_, "update": update, "delete": delete, "lint": lint_}
+
+
+def _routes(base: str, kind: str) -> list[Route]:
+    h = handlers(kind)
+    return [
+        Route(base, h["list"], methods=["GET"]),
+        Route(base, h["create"], methods=["POST"]),
+        Route(base + "/lint", h["lint"], methods=["POST"]),
+        Route(base + "/{name}", h["get"], methods=["GET"]),
+        Route(base + "/{name}", h["update"], methods=["PUT"]),
+        Route(base + "/{name}", h["delete"], methods=["DELETE"]),
+    ]
+
+
+ROUTES = (_routes("/api/v1/workflow-templates/{namespace}", WORKFLOW_TEMPLATE)
+          + _routes("/api/v1/cluster-workflow-templates", CLUSTER_WORKFLOW_TEMPLATE))
