@@ -21,7 +21,9 @@ from tiphys.engine import durations, inputs, names, phases, scope
 from tiphys.errors import SpecError, TiphysError
 from tiphys.expr import template as tpl
 
-MAX_RECURSION = 100
+MAX_RECURSION = 100    # Argo's maxStackDepth: the 100th nested template call errors
+RECURSION_MESSAGE = ("Maximum recursion depth exceeded. See "
+                     "https://argo-workflows.readthedocs.io/en/release-4.1/scaling/#maximum-recursion-depth")
 TYPE_FIELDS = ("container", "script", "steps", "dag", "suspend", "resource", "http", "data",
                "containerSet", "plugin")
 NODE_TYPES = {"container": "Pod", "script": "Pod", "steps": "Steps", "dag": "DAG", "suspend": "Suspend"}
@@ -66,7 +68,7 @@ class Engine:
         self.stopping: str | None = None
         self.finished = False
         self.pod_total = self.pod_done = 0
-        self.failures: list[dict[str, Any]] = []
+        self.invocation_errors: set[str] = set()   # nodes whose template could not even be called
         self.root_id = self.name
         self._static: dict[int, tuple[dict[str, Any], bool]] = {}
 
@@ -136,10 +138,6 @@ class Engine:
             node["startedAt"] = node["finishedAt"]
         if message:
             node["message"] = message
-        if phases.failed_or_error(phase) and node["type"] in ("Pod", "Suspend", "Skipped"):
-            self.failures.append({"displayName": node["displayName"], "message": message or "",
-                                  "templateName": node.get("templateName", ""), "phase": phase,
-                                  "podName": node.get("podName", nid), "finishedAt": node["finishedAt"]})
         self.done.append(nid)
 
     def skipped_node(self, name: str, display: str, boundary: str | None, parent: str, waiter: Frame,
@@ -219,19 +217,24 @@ class Engine:
             return self.skipped_node(name, display, boundary, parent or "", waiter, phases.FAILED, self.stopping, tname) \
                 if parent else self.error_node(name, display, boundary, parent, waiter, self.stopping)
         try:
+            if depth + 1 >= MAX_RECURSION:
+                raise SpecError(RECURSION_MESSAGE)
             tmpl, tctx = self.resolve(call, ctx)
-            if depth > MAX_RECURSION:
-                raise SpecError("Maximum recursion depth exceeded. See https://argoproj.github.io/argo-workflows/scaling/#maximum-recursion-depth")
             args = call.get("arguments") or {}
             bound = inputs.bind(tmpl, args, lambda key: caller_scope.get(key),
                                 lambda v: self.render(v, ChainMap(self.globals)))
         except TiphysError as exc:
-            return self.error_node(name, display, boundary, parent, waiter, str(exc), tname or None)
+            nid = self.error_node(name, display, boundary, parent, waiter, str(exc), tname or None)
+            self.invocation_errors.add(nid)
+            return nid
         retry = tmpl.get("retryStrategy", self.spec.get("retryStrategy"))
         if retry is not None and ("container" in tmpl or "script" in tmpl or "steps" in tmpl or "dag" in tmpl):
             from tiphys.engine import retry as retry_mod
             return retry_mod.start(self, name, display, tmpl, tctx, bound, retry, boundary, parent, waiter, depth)
-        return self.run_template(name, display, tmpl, tctx, bound, boundary, parent, waiter, depth=depth)
+        nid = self.run_template(name, display, tmpl, tctx, bound, boundary, parent, waiter, depth=depth)
+        if call.get("templateRef"):
+            self.nodes[nid]["templateRef"] = dict(call["templateRef"])
+        return nid
 
     def run_template(self, name: str, display: str, tmpl: dict[str, Any], ctx: Ctx, bound: dict[str, Any],
                      boundary: str | None, parent: str | None, waiter: Frame, *, depth: int,
@@ -375,11 +378,13 @@ class Engine:
 
     def _workflow_deadline(self) -> None:
         self.stop("Step exceeded its deadline", terminate=True)
+        self.user_stop = False  # the workflow's message then comes from its entrypoint node
 
     def stop(self, message: str, *, terminate: bool) -> None:
         if self.finished:
             return
         self.stopping = message
+        self.user_stop = True
         self.status["message"] = message
         for nid in list(self.queued_pods):
             self.pods.pop(nid, None)
@@ -397,6 +402,7 @@ class Engine:
             self.skip_exit_handler = True
 
     skip_exit_handler = False
+    user_stop = False
 
     # ----------------------------------------------------------------- completion
     def _drain(self) -> None:
@@ -431,15 +437,16 @@ class _RootFrame:
         phase = node["phase"]
         main = phases.SUCCEEDED if phase in (phases.SKIPPED, phases.OMITTED) else phase
         message = node.get("message") if main != phases.SUCCEEDED else None
-        if eng.stopping and main == phases.SUCCEEDED:
-            main, message = phases.FAILED, eng.stopping
+        if eng.stopping:
+            main = phases.FAILED if main == phases.SUCCEEDED else main
+            message = eng.stopping if eng.user_stop or not message else message
         handler = eng.spec.get("onExit") or ((eng.spec.get("hooks") or {}).get("exit") or {}).get("template")
         hook = (eng.spec.get("hooks") or {}).get("exit")
         if (not handler and not hook) or eng.skip_exit_handler:
             eng.finish_workflow(main, message)
             return
         eng.globals["workflow.status"] = main
-        eng.globals["workflow.failures"] = scope.compact(eng.failures)
+        eng.globals["workflow.failures"] = json.dumps(scope.compact(_failures(eng)))
         eng.globals["workflow.duration"] = str(eng.now - names.parse_timestamp(eng.status["startedAt"]))
         eng.stopping = None
         call = {"template": handler} if eng.spec.get("onExit") else dict(hook)
@@ -457,6 +464,19 @@ class _ExitFrame:
             eng.finish_workflow(node["phase"], node.get("message"))
         else:
             eng.finish_workflow(self.main, self.message)
+
+
+def _failures(eng: Engine) -> list[dict[str, Any]]:
+    """Argo's failedNodeStatus list: every Failed/Error node, whatever its type."""
+    found = []
+    for node in eng.nodes.values():
+        if phases.failed_or_error(node["phase"]):
+            tname = node.get("templateName") or (node.get("templateRef") or {}).get("template", "")
+            found.append({"displayName": node["displayName"], "message": node.get("message", ""),
+                          "templateName": tname, "phase": node["phase"],
+                          "podName": names.pod_name(eng.name, node["name"], tname),
+                          "finishedAt": node.get("finishedAt")})
+    return found
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -120,19 +120,20 @@ class DagFrame:
 
     def _loop(self, name: str, node_name: str, task: dict[str, Any], parents: list[str]) -> None:
         eng = self.eng
+        try:
+            items = loops.expand(task, lambda v: tpl.render_obj(v, self.scope))
+        except TiphysError as exc:
+            self._mark(name, eng.error_node(node_name, name, self.node["id"], parents[0], self, str(exc)), parents)
+            return
+        if not items:  # as Argo: a looped task over nothing is Skipped
+            self._mark(name, eng.skipped_node(node_name, name, self.node["id"], parents[0], self, phases.SKIPPED,
+                                              "Skipped, empty params", task.get("template")), parents)
+            return
         group = eng.new_node(node_name, name, "TaskGroup", template=task.get("template"),
                              boundary=self.node["id"], parent=parents[0])
         self._mark(name, group["id"], parents)
         eng.waiters[group["id"]] = self
-        try:
-            items = loops.expand(task, lambda v: tpl.render_obj(v, self.scope))
-        except TiphysError as exc:
-            eng.complete(group["id"], phases.ERROR, str(exc))
-            return
         frame = _LoopGroup(self, group["id"], task, len(items))
-        if not items:
-            eng.complete(group["id"], phases.SUCCEEDED)
-            return
         for i, item in enumerate(items):
             label = loops.label(item)
             sc = self.scope.new_child(scope.item_vars(item))

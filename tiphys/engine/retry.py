@@ -41,67 +41,84 @@ class RetryFrame:
 
     def child_done(self, eng: Engine, child_id: str) -> None:
         child = eng.nodes[child_id]
-        phase = child["phase"]
         if child.get("outputs"):
             self.node["outputs"] = child["outputs"]
-        if phase == phases.SUCCEEDED:
+        if child["phase"] == phases.SUCCEEDED:
             eng.complete(self.node["id"], phases.SUCCEEDED)
             return
+        self._decide(child, waited=False)
+
+    def _decide(self, child: dict[str, Any], *, waited: bool) -> None:
+        """Argo's processNodeRetries order: maxDuration, backoff, policy, limit, expression."""
+        eng, phase = self.eng, child["phase"]
+        if eng.stopping:
+            eng.complete(self.node["id"], phase, child.get("message"))
+            return
         try:
-            go, message = self._should_retry(child)
+            if not waited:
+                stop, delay = self._backoff()
+                if stop:
+                    eng.complete(self.node["id"], phase, stop)
+                    return
+                if delay > 0 and self._under_limit():
+                    eng.set_timer(f"retry:{self.node['id']}", eng.now + delay, lambda: self._decide(child, waited=True))
+                    return
+            message = self._refusal(child)
         except TiphysError as exc:
             eng.complete(self.node["id"], phases.ERROR, str(exc))
             return
-        if not go:
-            eng.complete(self.node["id"], phase, message or child.get("message"))
-            return
-        delay, too_late = self._backoff()
-        if too_late:
-            eng.complete(self.node["id"], phase, "Max duration limit exceeded")
-        elif delay > 0:
-            nxt = self.count
-            eng.set_timer(f"retry:{self.node['id']}", eng.now + delay, lambda: self.attempt(nxt))
+        if message is not None:
+            eng.complete(self.node["id"], phase, message)
         else:
             self.attempt(self.count)
 
-    def _should_retry(self, child: dict[str, Any]) -> tuple[bool, str | None]:
-        eng, s = self.eng, self.strategy
-        if eng.stopping:
-            return False, None
-        limit = s.get("limit")
-        if limit not in (None, "") and self.count > int(str(limit)):
-            return False, "No more retries left"
+    def _under_limit(self) -> bool:
+        limit = self.strategy.get("limit")
+        return limit not in (None, "") and self.count <= int(str(limit))
+
+    def _refusal(self, child: dict[str, Any]) -> str | None:
+        """Why the failed attempt is not retried (None: retry it)."""
+        s, phase = self.strategy, child["phase"]
         policy = s.get("retryPolicy") or ("Always" if s.get("expression") else "OnFailure")
-        phase = child["phase"]
         allowed = {"Always": (phases.FAILED, phases.ERROR), "OnFailure": (phases.FAILED,),
                    "OnError": (phases.ERROR,), "OnTransientError": ()}.get(policy, (phases.FAILED,))
         if phase not in allowed:
-            return False, None
+            return child.get("message", "")
+        limit = s.get("limit")
+        if limit not in (None, "") and self.count > int(str(limit)):
+            return "No more retries left"
         if s.get("expression"):
             started = child.get("startedAt")
             last = {"exitCode": (child.get("outputs") or {}).get("exitCode", "-1"), "status": phase,
-                    "duration": str(int(eng.now - names.parse_timestamp(started))) if started else "0",
+                    "duration": str(int(self.eng.now - names.parse_timestamp(started))) if started else "0",
                     "message": child.get("message", "")}
             ok = exprlang.evaluate(str(s["expression"]), {"lastRetry": last})
             if not isinstance(ok, bool):
                 raise TiphysError(f"retryStrategy.expression {s['expression']!r} did not give a boolean")
             if not ok:
-                return False, None
-        return True, None
+                return "retryStrategy.expression evaluated to false"
+        return None
 
-    def _backoff(self) -> tuple[float, bool]:
+    def _backoff(self) -> tuple[str | None, float]:
+        """(reason to stop, seconds to wait before the next attempt)."""
         b = self.strategy.get("backoff") or {}
+        if not b:
+            return None, 0.0
+        eng = self.eng
+        first = eng.nodes[self.first].get("startedAt") if self.first else None
+        max_end = None
+        if b.get("maxDuration") and first:
+            max_end = names.parse_timestamp(first) + durations.seconds(b["maxDuration"], "retryStrategy.backoff.maxDuration")
+            if eng.now > max_end:
+                return "Max duration limit exceeded", 0.0
         if not b.get("duration"):
-            return 0.0, False
+            raise TiphysError("no base duration specified for retryStrategy")
         delay = durations.seconds(b["duration"], "retryStrategy.backoff.duration")
         factor = b.get("factor")
         if factor not in (None, "") and int(str(factor)) > 0:
             delay *= int(str(factor)) ** (self.count - 1)
         if b.get("cap"):
             delay = min(delay, durations.seconds(b["cap"], "retryStrategy.backoff.cap"))
-        if b.get("maxDuration"):
-            first = self.eng.nodes[self.first].get("startedAt") if self.first else None
-            elapsed = self.eng.now - names.parse_timestamp(first) if first else 0.0
-            if elapsed + delay > durations.seconds(b["maxDuration"], "retryStrategy.backoff.maxDuration"):
-                return delay, True
-        return delay, False
+        if max_end is not None and eng.now + delay > max_end:
+            return "Backoff would exceed max duration limit", 0.0
+        return None, delay

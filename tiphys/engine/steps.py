@@ -149,6 +149,12 @@ class StepsFrame:
             if loops.has_loop(step) and step.get("name") not in by_step:
                 self.vars.update(scope.aggregate_vars(f"steps.{step.get('name')}", phases.SUCCEEDED, [], ""))
         self.prev_children = list(self.children) or [self.group_id]
+        broken = next((eng.nodes[c] for c in self.children if c in eng.invocation_errors), None)
+        if broken is not None:
+            msg = f"step group deemed errored due to child {broken['name']} error: {broken.get('message', '')}"
+            eng.complete(self.group_id, phases.ERROR, msg)
+            self._finish(phases.FAILED, msg)
+            return
         if failed_child is not None:
             msg = f"child '{failed_child['id']}' failed"
             eng.complete(self.group_id, phases.FAILED, msg)
