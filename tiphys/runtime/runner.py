@@ -54,6 +54,7 @@ class Runner:
         self.events: asyncio.Queue[A.Event] = asyncio.Queue()
         self.handles: dict[str, Any] = {}
         self.deadlines: set[str] = set()
+        self.stop_on_start: set[str] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.last_save = 0.0
@@ -120,7 +121,9 @@ class Runner:
                 task.add_done_callback(self.tasks.discard)
             elif isinstance(action, A.StopPod):
                 handle = self.handles.get(action.node_id)
-                if handle is not None:
+                if handle is None:
+                    self.stop_on_start.add(action.node_id)  # still starting: stop it once started
+                else:
                     task = loop.create_task(handle.stop(grace=0.0))
                     self.tasks.add(task)
                     task.add_done_callback(self.tasks.discard)
@@ -144,6 +147,9 @@ class Runner:
             self.events.put_nowait(A.PodExited(action.node_id, None, error=f"could not start step: {exc}"))
             return
         self.handles[action.node_id] = handle
+        if action.node_id in self.stop_on_start:
+            self.stop_on_start.discard(action.node_id)
+            await handle.stop(grace=0.0)
         timer = None
         if action.deadline is not None:
             timer = asyncio.get_running_loop().call_later(action.deadline, self._deadline, action.node_id)
