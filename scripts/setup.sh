@@ -10,6 +10,8 @@ command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
 [ -x /usr/games/cowsay ] || need+=(cowsay)
 [ -x /usr/bin/python3 ] || need+=(python3)
+command -v /usr/bin/time >/dev/null 2>&1 || need+=(time)
+"${PYTHON:-python3}" -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
