@@ -79,11 +79,11 @@ class Baseline:
             return await self.dag(t["dag"]["tasks"], scope)
         body = t.get("container") or t.get("script")
         if body is None:
-            raise NotImplementedError(f"baseline: template {name} is neither dag, container nor script")
+            raise ValueError(f"baseline: template {name} is neither dag, container nor script")
         argv = [substitute(c, scope) for c in [*(body.get("command") or ()), *(body.get("args") or ())]]
         source = substitute(body["source"], scope) if "script" in t else None
         if not argv:
-            raise NotImplementedError(f"baseline: template {name} has no command")
+            raise ValueError(f"baseline: template {name} has no command")
         return await self.process(argv, source)
 
     async def dag(self, tasks: list[dict], outer: dict[str, str]) -> str:
@@ -95,7 +95,7 @@ class Baseline:
             if task.get("depends"):
                 expr = task["depends"]
                 if "||" in expr or "!" in expr:
-                    raise NotImplementedError(f"baseline: depends {expr!r}")
+                    raise ValueError(f"baseline: depends {expr!r}")
                 deps += [d.strip().split(".")[0] for d in expr.split("&&")]
             for d in deps:
                 await done[d]

@@ -13,6 +13,7 @@ from pathlib import Path
 from tiphys.cli import home as state
 from tiphys.cli import render
 from tiphys.errors import NotFoundError, SpecError
+from tiphys.store import logfiles
 from tiphys.store.sqlite import COMPLETED_PHASES, Store
 
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Error")
@@ -201,14 +202,10 @@ def follow_logs(store: Store, wf: dict, view: LogView, home: Path) -> None:
 
 def _follow_stream(view: LogView, stored: dict, live_root: Path, node_id: str, stream: str,
                    sent: dict[tuple[str, str], int]) -> None:
-    pod_stored, content = stored.get(node_id, {}).get(stream, ("", None))
-    if content is not None:
-        data, complete = content.encode(), True
-    else:
-        try:
-            data, complete = (live_root / node_id / stream).read_bytes(), False
-        except OSError:
-            return
+    found = logfiles.read_stream(stored, live_root, node_id, stream)
+    if found is None:
+        return
+    pod_stored, data, complete = found
     pod = view.pod(node_id, pod_stored)
     if not view.matches(node_id, pod):
         return

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from tiphys.server import selectors
 from tiphys.server.common import API_VERSION, check_name, lint, present, prepare_workflow, state
 from tiphys.server.errors import FAILED_PRECONDITION, ApiError, already_exists, invalid, json_body, not_found
+from tiphys.store import logfiles
 from tiphys.store.sqlite import CLUSTER_WORKFLOW_TEMPLATE, COMPLETED_PHASES, WORKFLOW_TEMPLATE
 
 LOG_POLL = 0.2
@@ -259,14 +260,10 @@ async def workflow_logs(request: Request) -> StreamingResponse:
         for node_id in order:
             node = by_id.get(node_id) or {}
             for stream in streams:
-                pod_stored, content = stored.get(node_id, {}).get(stream, ("", None))
-                if content is not None:
-                    data, complete = content.encode(), True
-                else:
-                    try:
-                        data, complete = (live_root / node_id / stream).read_bytes(), False
-                    except OSError:
-                        continue
+                found = logfiles.read_stream(stored, live_root, node_id, stream)
+                if found is None:
+                    continue
+                pod_stored, data, complete = found
                 pod_name = pod_stored or (_pod_name(name, node) if node else node_id)
                 if pod and pod not in (pod_name, node_id, node.get("name"), node.get("displayName")):
                     continue
