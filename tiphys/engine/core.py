@@ -124,6 +124,20 @@ class Engine:
             self.add_child(parent, nid)
         return node
 
+    def outbound(self, nid: str) -> list[str]:
+        """The nodes a dependent attaches to (Argo's getOutboundNodes): a leaf is its own, a
+        loop's are its children's, a retry's its last attempt, a steps/DAG node's are recorded
+        in `outboundNodes` when it finishes."""
+        node = self.nodes[nid]
+        kind, kids = node["type"], node.get("children") or []
+        if kind in ("Pod", "Skipped", "Suspend"):
+            return [nid]
+        if kind == "TaskGroup":
+            return [o for c in kids for o in self.outbound(c)] or [nid]
+        if kind == "Retry":
+            return [kids[-1]] if kids else [nid]
+        return node.get("outboundNodes") or [nid]
+
     def add_child(self, parent: str, child: str) -> None:
         """Link a child node; a node is linked to one parent once, so no search is needed."""
         self.nodes[parent].setdefault("children", []).append(child)

@@ -94,7 +94,8 @@ class DagFrame:
             return
         eng, task = self.eng, self.tasks[name]
         node_name = f"{self.node['name']}.{name}"
-        parents = [self.task_node[d] for d in sorted(self.deps[name])] or [self.node["id"]]
+        parents = list(dict.fromkeys(o for d in sorted(self.deps[name]) for o in eng.outbound(self.task_node[d]))) \
+            or [self.node["id"]]
         if self.exprs[name]:
             try:
                 ok = depends.evaluate(self.exprs[name], self._operand)
@@ -224,6 +225,9 @@ class DagFrame:
 
     def _finish(self) -> None:
         eng = self.eng
+        targets_ = str((self.tmpl.get("dag") or {}).get("target") or "").split() or \
+            [n for n in self.tasks if n in self.needed and not any(d in self.needed for d in self.dependents[n])]
+        self.node["outboundNodes"] = [o for t in targets_ if t in self.task_node for o in eng.outbound(self.task_node[t])]
         branch: dict[str, str] = {}
         for name in self.finished:
             phase = eng.nodes[self.task_node[name]]["phase"]

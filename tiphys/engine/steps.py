@@ -148,7 +148,7 @@ class StepsFrame:
         for step in self.groups[self.index] or []:
             if loops.has_loop(step) and step.get("name") not in by_step:
                 self.vars.update(scope.aggregate_vars(f"steps.{step.get('name')}", phases.SUCCEEDED, [], ""))
-        self.prev_children = list(self.children) or [self.group_id]
+        self.prev_children = [o for c in self.children for o in eng.outbound(c)] or [self.group_id]
         broken = next((eng.nodes[c] for c in self.children if c in eng.invocation_errors), None)
         if broken is not None:
             msg = f"step group deemed errored due to child {broken['name']} error: {broken.get('message', '')}"
@@ -168,6 +168,9 @@ class StepsFrame:
 
     def _finish(self, phase: str, message: str | None) -> None:
         eng = self.eng
+        if self.index >= 0:
+            self.node["outboundNodes"] = self.prev_children if self.index >= len(self.groups) else \
+                [o for c in self.children for o in eng.outbound(c)] or [self.group_id]
         if phase == phases.SUCCEEDED:
             outs, problems = outputs.for_template(self.tmpl, self.scope)
             if outs:
