@@ -225,9 +225,9 @@ class DagFrame:
 
     def _finish(self) -> None:
         eng = self.eng
-        targets_ = str((self.tmpl.get("dag") or {}).get("target") or "").split() or \
+        targets = str((self.tmpl.get("dag") or {}).get("target") or "").split() or \
             [n for n in self.tasks if n in self.needed and not any(d in self.needed for d in self.dependents[n])]
-        self.node["outboundNodes"] = [o for t in targets_ if t in self.task_node for o in eng.outbound(self.task_node[t])]
+        self.node["outboundNodes"] = [o for t in targets if t in self.task_node for o in eng.outbound(self.task_node[t])]
         branch: dict[str, str] = {}
         for name in self.finished:
             phase = eng.nodes[self.task_node[name]]["phase"]
@@ -236,8 +236,6 @@ class DagFrame:
                 branch[name] = bad or phase
             else:
                 branch[name] = phase
-        targets = str((self.tmpl.get("dag") or {}).get("target") or "").split() or \
-            [n for n in self.tasks if n in self.needed and not any(d in self.needed for d in self.dependents[n])]
         for t in targets:
             phase = branch.get(t, phases.SUCCEEDED)
             if phases.failed_or_error(phase) and not phases.continues_on(self.tasks[t], phase):

@@ -7,18 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 from tiphys.errors import SpecError
+from tiphys.expr import template as tpl
 
 _TAG = re.compile(r"^\s*\{\{\s*([^{}=][^{}]*?)\s*\}\}\s*$")
 
 Lookup = Callable[[str], Any]
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def bind(tmpl: dict[str, Any], arguments: dict[str, Any], lookup_artifact: Lookup,
@@ -42,9 +35,9 @@ def bind(tmpl: dict[str, Any], arguments: dict[str, Any], lookup_artifact: Looku
             value = render(decl["default"])
         else:
             raise SpecError(f"inputs.parameters.{name} was not supplied", path=f"templates.{tmpl.get('name')}.inputs")
-        value = _text(value)
+        value = tpl.format_value(value)
         enum = decl.get("enum")
-        if enum and value not in [_text(e) for e in enum]:
+        if enum and value not in [tpl.format_value(e) for e in enum]:
             raise SpecError(f"inputs.parameters.{name}: value {value!r} is not in the enum {enum}",
                             path=f"templates.{tmpl.get('name')}.inputs")
         params[name] = value

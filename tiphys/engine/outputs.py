@@ -74,7 +74,7 @@ def _parameters(tmpl: dict[str, Any], ev: A.PodExited, sc: Any, outs: dict[str, 
             try:
                 env = tpl.expand(ChainMap({"outputs.result": outs.get("result", ""),
                                            "exitCode": outs.get("exitCode", "")}, sc))
-                value = _text(exprlang.evaluate(vf["expression"], env))
+                value = tpl.format_value(exprlang.evaluate(vf["expression"], env))
             except TiphysError as exc:
                 problems.append(f"output parameter {name!r}: {exc}")
         if value is None and "default" in vf:
@@ -84,22 +84,9 @@ def _parameters(tmpl: dict[str, Any], ev: A.PodExited, sc: Any, outs: dict[str, 
                 problems.append(f"output parameter {name!r}: open {vf['path']}: no such file or directory")
             found.append(entry)
             continue
-        entry["value"] = value if isinstance(value, str) else _text(value)
+        entry["value"] = tpl.format_value(value)
         found.append(entry)
     return found
-
-
-def _text(value: Any) -> str:
-    import json
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"))
-    return "" if value is None else str(value)
 
 
 def for_template(tmpl: dict[str, Any], sc: Any) -> tuple[dict[str, Any], list[str]]:
@@ -119,7 +106,7 @@ def for_template(tmpl: dict[str, Any], sc: Any) -> tuple[dict[str, Any], list[st
                 if "{{" in value:
                     value = None
             elif "expression" in vf:
-                value = _text(exprlang.evaluate(vf["expression"], tpl.expand(sc)))
+                value = tpl.format_value(exprlang.evaluate(vf["expression"], tpl.expand(sc)))
             elif "value" in decl:
                 value = tpl.render(str(decl["value"]), sc)
         except TiphysError as exc:

@@ -7,6 +7,8 @@ import json
 from collections import ChainMap
 from typing import Any
 
+from tiphys.expr import template as tpl
+
 Scope = ChainMap
 
 
@@ -72,16 +74,8 @@ def item_vars(item: Any) -> dict[str, Any]:
     found: dict[str, Any] = {"item": item}
     if isinstance(item, dict):
         for k, v in item.items():
-            found[f"item.{k}"] = v if isinstance(v, str) else compact(v) if isinstance(v, (dict, list)) else _plain(v)
+            found[f"item.{k}"] = tpl.format_value(v)
     return found
-
-
-def _plain(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
 
 
 def node_vars(prefix: str, node: dict[str, Any]) -> dict[str, Any]:

@@ -159,8 +159,8 @@ class Runner:
             if timer:
                 timer.cancel()
             self.handles.pop(action.node_id, None)
-        event = steps.collect(action, result, self.repo, self.prefix, action.node_id in self.deadlines)
         out, err = steps.read_logs(result)
+        event = steps.collect(action, result, self.repo, self.prefix, action.node_id in self.deadlines, out)
         self.pending_logs.append((self.wf["metadata"]["name"], action.node_id, action.pod_name, out, err))
         steps.cleanup(workdir)
         self.events.put_nowait(event)

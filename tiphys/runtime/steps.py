@@ -44,7 +44,8 @@ def build_spec(action: A.StartPod, workdir: Path, repo: LocalRepository) -> Step
 
 
 def collect(action: A.StartPod, result: StepResult, repo: LocalRepository, key_prefix: str,
-            deadline_exceeded: bool) -> A.PodExited:
+            deadline_exceeded: bool, stdout: str) -> A.PodExited:
+    """The event for a finished step; `stdout` is its log, already read for the store."""
     params: dict[str, str | None] = {}
     for name, path in action.parameter_paths:
         host = result.outputs.get(path)
@@ -60,7 +61,7 @@ def collect(action: A.StartPod, result: StepResult, repo: LocalRepository, key_p
             arts[art.name] = repo.save(host, f"{key_prefix}/{action.node_id}/{art.name}", art.archive)
         except TiphysError as exc:
             error = error or str(exc)
-    return A.PodExited(node_id=action.node_id, exit_code=result.exit_code, stdout=_tail(result.stdout),
+    return A.PodExited(node_id=action.node_id, exit_code=result.exit_code, stdout=stdout[-RESULT_LIMIT:],
                        parameters=params, artifacts=arts, oom_killed=result.oom_killed,
                        deadline_exceeded=deadline_exceeded, stopped=result.stopped and not deadline_exceeded,
                        error=error)
@@ -72,17 +73,6 @@ def read_logs(result: StepResult) -> tuple[str, str]:
 
 def cleanup(workdir: Path) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _tail(path: Path) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, 2)
-            size = f.tell()
-            f.seek(max(0, size - RESULT_LIMIT))
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
 
 
 def _read(path: Path | None) -> str | None:
