@@ -26,4 +26,14 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+# Optional parts (PostgreSQL, podman, test images, Chromium...): each scripts/setup.d/NN-*.sh
+# installs and prepares one thing, idempotently. TIPHYS_SETUP_MINIMAL=1 skips them (the
+# README's first command needs none of them).
+if [ -z "${TIPHYS_SETUP_MINIMAL:-}" ]; then
+  for part in scripts/setup.d/*.sh; do
+    [ -e "$part" ] || continue
+    bash "$part"
+  done
+fi
 echo "setup: done (.venv/bin/tiphys)"
