@@ -73,5 +73,36 @@ class StopRequested:
     terminate: bool = True
 
 
+@dataclass(frozen=True)
+class SuspendRequested:
+    """`argo suspend` (True) / the workflow part of `argo resume` (False): while suspended no
+    new step starts; running steps go on."""
+    suspended: bool = True
+
+
+@dataclass(frozen=True)
+class NodesResumed:
+    """`argo resume`: suspend nodes matching `selector` (every one when empty) succeed."""
+    selector: str = ""
+
+
+@dataclass(frozen=True)
+class NodesSet:
+    """`argo node set`: give suspend nodes matching `selector` a phase, message and outputs."""
+    selector: str
+    phase: str | None = None
+    message: str | None = None
+    output_parameters: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class PodLost:
+    """A step started before a controller restart whose process is gone."""
+    node_id: str
+    message: str
+
+
 Action = StartPod | StopPod | SetTimer
-Event = PodExited | TimerFired | StopRequested
+Event = PodExited | TimerFired | StopRequested | SuspendRequested | NodesResumed | NodesSet | PodLost
+EVENT_TYPES = {cls.__name__: cls for cls in (PodExited, TimerFired, StopRequested, SuspendRequested, NodesResumed,
+                                             NodesSet, PodLost)}

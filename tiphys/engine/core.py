@@ -43,7 +43,11 @@ class Ctx:
 
 
 class Engine:
-    def __init__(self, wf: dict[str, Any], *, now: float, registry: Registry | None = None):
+    def __init__(self, wf: dict[str, Any], *, now: float, registry: Registry | None = None,
+                 preset: dict[str, dict[str, Any]] | None = None, preset_outputs: dict[str, Any] | None = None):
+        """`preset`: the nodes of an earlier run of this workflow to keep (`argo retry`): a node
+        whose id is there and Succeeded is taken over, with the nodes inside it, instead of run;
+        `preset_outputs`: that run's workflow outputs (global parameters and artifacts)."""
         self.wf = wf
         self.registry = registry or (lambda kind, name: None)
         meta = wf.setdefault("metadata", {})
@@ -71,6 +75,12 @@ class Engine:
         self.invocation_errors: set[str] = set()   # nodes whose template could not even be called
         self.root_id = self.name
         self._static: dict[int, tuple[dict[str, Any], bool]] = {}
+        self.suspended = bool(self.spec.get("suspend"))
+        self.open_suspends: dict[str, dict[str, Any]] = {}   # suspend node id -> its template
+        self.supplied: dict[str, dict[str, str]] = {}        # suspend node id -> output parameters set
+        self.preset = preset or {}
+        if preset_outputs:
+            self._seed_globals(preset_outputs)
 
     # ----------------------------------------------------------------- public API
     def start(self, now: float) -> list[A.Action]:
@@ -95,6 +105,15 @@ class Engine:
                     fire()
             elif isinstance(ev, A.StopRequested):
                 self.stop(ev.message, terminate=ev.terminate)
+            elif isinstance(ev, A.PodLost):
+                self._pod_exited(A.PodExited(ev.node_id, None, error=ev.message))
+            elif isinstance(ev, A.SuspendRequested):
+                self.suspended = ev.suspended
+                self._admit()
+            elif isinstance(ev, A.NodesResumed):
+                self._resume_matching(ev.selector, phases.SUCCEEDED, None, {})
+            elif isinstance(ev, A.NodesSet):
+                self._set_matching(ev)
             self._drain()
         return self._flush()
 
@@ -227,6 +246,10 @@ class Engine:
                boundary: str | None, parent: str | None, waiter: Frame, *, depth: int) -> str:
         """Run the template a step/task (or the workflow) calls, as node `name`."""
         tname = call.get("template") or (call.get("templateRef") or {}).get("template") or ""
+        if self.preset:
+            kept = self._keep(name, parent, waiter)
+            if kept is not None:
+                return kept
         if self.stopping:
             return self.skipped_node(name, display, boundary, parent or "", waiter, phases.FAILED, self.stopping, tname) \
                 if parent else self.error_node(name, display, boundary, parent, waiter, self.stopping)
@@ -319,6 +342,8 @@ class Engine:
         return min(found) if found else None
 
     def _admit(self) -> None:
+        if self.suspended:
+            return
         while self.queued_pods and (self.parallelism is None or len(self.running_pods) < self.parallelism):
             nid = self.queued_pods.popleft()
             node, info = self.nodes[nid], self.pods[nid]
@@ -375,16 +400,100 @@ class Engine:
 
     # ----------------------------------------------------------------- suspend, timers, stop
     def _suspend(self, node: dict[str, Any], tmpl: dict[str, Any], sc: Any) -> None:
+        nid = node["id"]
+        self.open_suspends[nid] = tmpl
         duration = (tmpl.get("suspend") or {}).get("duration")
         if duration in (None, ""):
             return
         try:
             secs = durations.seconds(self.render(duration, sc), "suspend.duration")
         except TiphysError as exc:
-            self.complete(node["id"], phases.ERROR, str(exc))
+            self.open_suspends.pop(nid, None)
+            self.complete(nid, phases.ERROR, str(exc))
             return
-        self.set_timer(f"resume:{node['id']}", self.now + secs,
-                       lambda: self.complete(node["id"], phases.SUCCEEDED))
+        self.set_timer(f"resume:{nid}", self.now + secs, lambda: self._resume(nid, phases.SUCCEEDED, None))
+
+    def _resume(self, nid: str, phase: str, message: str | None, params: dict[str, str] | None = None) -> None:
+        """End a suspend node; its output parameters come from `argo node set` (supplied) or
+        their `valueFrom.default`."""
+        tmpl = self.open_suspends.pop(nid, None)
+        if tmpl is None:
+            return
+        self.timers.pop(f"resume:{nid}", None)
+        values = {**self.supplied.pop(nid, {}), **(params or {})}
+        found = []
+        for p in (tmpl.get("outputs") or {}).get("parameters") or []:
+            vf = p.get("valueFrom") or {}
+            if p["name"] in values:
+                value = values[p["name"]]
+            elif vf.get("default") is not None:
+                value = vf["default"]
+            elif p.get("value") is not None:
+                value = p["value"]
+            else:
+                continue
+            found.append({"name": p["name"], "value": str(value), **({"valueFrom": vf} if vf else {})})
+        if found:
+            self.nodes[nid]["outputs"] = {"parameters": found}
+            self.publish_globals(tmpl, self.nodes[nid]["outputs"])
+        self.complete(nid, phase, message)
+
+    def _matching_suspends(self, selector: str) -> list[str]:
+        from tiphys.engine import nodesel
+        try:
+            terms = nodesel.parse(selector)
+        except TiphysError:
+            return []   # the shell validates selectors before sending them
+        return [nid for nid in self.open_suspends if nodesel.matches(terms, self.nodes[nid])]
+
+    def _resume_matching(self, selector: str, phase: str, message: str | None, params: dict[str, str]) -> None:
+        for nid in self._matching_suspends(selector):
+            self._resume(nid, phase, message, params)
+
+    def _set_matching(self, ev: A.NodesSet) -> None:
+        params = dict(ev.output_parameters)
+        for nid in self._matching_suspends(ev.selector):
+            if ev.phase and phases.completed(ev.phase):
+                self._resume(nid, ev.phase, ev.message, params)
+                continue
+            self.supplied.setdefault(nid, {}).update(params)
+            if ev.message:
+                self.nodes[nid]["message"] = ev.message
+            if params:
+                shown = {**{p["name"]: p["value"] for p in (self.nodes[nid].get("outputs") or {}).get("parameters") or []},
+                         **params}
+                self.nodes[nid]["outputs"] = {"parameters": [{"name": k, "value": v} for k, v in shown.items()]}
+
+    # ----------------------------------------------------------------- retry: nodes kept from an earlier run
+    def _seed_globals(self, old: dict[str, Any]) -> None:
+        for p in old.get("parameters") or []:
+            if "value" in p:
+                self.globals[f"workflow.outputs.parameters.{p['name']}"] = p["value"]
+        for a in old.get("artifacts") or []:
+            self.globals[f"workflow.outputs.artifacts.{a['name']}"] = a
+        self.status["outputs"] = copy.deepcopy(old)
+
+    def _keep(self, name: str, parent: str | None, waiter: Frame) -> str | None:
+        """Take over node `name` and the nodes inside it from the earlier run when it Succeeded
+        there. Links to nodes outside it (a DAG task's dependents) are made again as they run."""
+        nid = names.node_id(self.name, name)
+        old = self.preset.get(nid)
+        if old is None or old.get("phase") != phases.SUCCEEDED or nid in self.nodes or nid == self.name:
+            return None
+        inside = {k for k, n in self.preset.items() if k == nid or _within(n.get("name", ""), name)}
+        for k in inside:
+            node = copy.deepcopy(self.preset[k])
+            if node.get("children"):
+                node["children"] = [c for c in node["children"] if c in inside]
+            self.nodes[k] = node
+            if node.get("type") == "Pod":
+                self.pod_total += 1
+                self.pod_done += 1
+        if parent:
+            self.add_child(parent, nid)
+        self.waiters[nid] = waiter
+        self.done.append(nid)
+        return nid
 
     def set_timer(self, key: str, at: float, fire: Callable[[], None]) -> None:
         self.timers[key] = fire
@@ -406,6 +515,10 @@ class Engine:
         self.queued_pods.clear()
         for nid in list(self.running_pods):
             self.out.append(A.StopPod(nid, message))
+        for nid in list(self.open_suspends):
+            self.open_suspends.pop(nid)
+            self.timers.pop(f"resume:{nid}", None)
+            self.complete(nid, phases.FAILED, message)
         for key in [k for k in self.timers if k.startswith(("resume:", "retry:"))]:
             nid = key.split(":", 1)[1]
             self.timers.pop(key)
@@ -491,6 +604,11 @@ def _failures(eng: Engine) -> list[dict[str, Any]]:
                           "podName": names.pod_name(eng.name, node["name"], tname),
                           "finishedAt": node.get("finishedAt")})
     return found
+
+
+def _within(name: str, owner: str) -> bool:
+    """Whether node `name` is inside node `owner` (Argo extends the owner's name)."""
+    return len(name) > len(owner) and name.startswith(owner) and name[len(owner)] in ".(["
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -29,19 +29,25 @@ class Outcome:
 class Simulation:
     def __init__(self, text: str | dict[str, Any], outcomes: dict[str, Outcome | list[Outcome]] | None = None,
                  registry: dict[tuple[str, str], dict[str, Any]] | None = None, start: float = 1_700_000_000.0,
-                 name: str = "wf"):
+                 name: str = "wf", preset: dict[str, Any] | None = None, preset_outputs: dict[str, Any] | None = None):
         self.wf = yaml.safe_load(text) if isinstance(text, str) else text
         self.wf.setdefault("metadata", {}).setdefault("name", name)
         self.outcomes = outcomes or {}
         self.now = start
         reg = registry or {}
-        self.engine = Engine(self.wf, now=start, registry=lambda kind, n: reg.get((kind, n)))
+        self.start_time = start
+        self.engine = Engine(self.wf, now=start, registry=lambda kind, n: reg.get((kind, n)), preset=preset,
+                             preset_outputs=preset_outputs)
         self.started: list[A.StartPod] = []
         self.max_running = 0
         self._running: dict[str, A.StartPod] = {}
         self._queue: list[tuple[float, int, A.Event]] = []
         self._seq = 0
         self._attempts: dict[str, int] = {}
+
+    def send(self, after: float, event: A.Event) -> None:
+        """Deliver `event` (a user's suspend, resume, set, stop...) `after` seconds from the start."""
+        self._push(self.start_time + after, event)
 
     def _push(self, at: float, event: A.Event) -> None:
         self._seq += 1
