@@ -10,25 +10,40 @@ workflow ends. On a non-main thread the runner's `add_signal_handler` raises Run
 which it already tolerates. It also keeps the runners' synchronous SQLite saves off the HTTP
 loop.
 
-Crash safety is a later slice: workflows the server left Running when it last stopped are
-marked Error "server restarted" on start; workflows it left Pending (never started) are
-queued again. Only workflows this server submitted (annotation SUBMITTED_BY) are touched, so a
-`tiphys run` in another terminal sharing TIPHYS_HOME is left alone.
+Crash safety: every runner journals the engine's inputs (runtime/journal.py) before acting
+on them. On start, and every LEASE_TTL / 2 after, the controller takes over the workflows no
+live controller holds a lease on: a Running one is resumed from its journal (steps whose
+process died with the old controller end in Error and are retried where their retryStrategy
+allows; finished steps are not run again), a Pending one is queued. Leases (store.claim /
+renew / release) make sure two controllers on one database never run the same workflow, and
+one takes over within about LEASE_TTL seconds when the other dies. Only workflows a server
+submitted (annotation SUBMITTED_BY) are touched, so a `tiphys run` in another terminal
+sharing TIPHYS_HOME is left alone.
+
+A retried workflow is recorded Pending with the nodes to keep as its `status.nodes` (see
+engine/rerun.py); the runner hands them to the engine as its preset, so a crash before the
+retry starts loses nothing either.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import os
 import shutil
+import socket
 import threading
 import time
+import uuid
 from collections import deque
+from dataclasses import dataclass
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tiphys.engine import actions as A
+from tiphys.engine import rerun
+from tiphys.errors import SpecError
 from tiphys.server.hub import Hub
 from tiphys.store.sqlite import COMPLETED_PHASES, TEMPLATE_KINDS, Store, now_iso
 
@@ -36,11 +51,21 @@ log = logging.getLogger("tiphys.server")
 
 SUBMITTED_BY = "tiphys.io/submitted-by"
 POSTPONED = "Workflow processing has been postponed because too many workflows are already running"
-RESTARTED = "server restarted"
 SNAPSHOT_EVERY = 0.2
 STOP_AGAIN = 1.0
+LEASE_TTL = 15.0
 
 Key = tuple[str, str]
+
+
+class NotRunning(SpecError):
+    """The workflow is not running (nor queued) in this controller."""
+
+
+@dataclass
+class Job:
+    wf: dict
+    resume: bool = False     # rebuild from the journal (a workflow taken over after a crash)
 
 
 def key_of(wf: dict) -> Key:
@@ -54,15 +79,19 @@ def _copy(wf: dict) -> dict:
 
 class Controller:
     def __init__(self, store: Store, home: Path, *, parallelism: int = 8, hub: Hub | None = None,
-                 executor_factory: Callable[[], Any] | None = None):
-        if parallelism < 1:
+                 executor_factory: Callable[[], Any] | None = None, namespace_parallelism: int | None = None,
+                 lease_ttl: float = LEASE_TTL):
+        if parallelism < 1 or (namespace_parallelism is not None and namespace_parallelism < 1):
             raise ValueError("parallelism must be at least 1")
         self.store, self.home, self.parallelism = store, Path(home), parallelism
+        self.namespace_parallelism = namespace_parallelism
+        self.lease_ttl = lease_ttl
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.hub = hub or Hub()
         self._executor_factory = executor_factory
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._queue: deque[dict] = deque()
+        self._queue: deque[Job] = deque()
         self._runners: dict[Key, Any] = {}
         self._tasks: set[asyncio.Task] = set()
         self._snapshots: dict[Key, dict] = {}
@@ -73,7 +102,6 @@ class Controller:
     # -- life cycle -----------------------------------------------------------------------
 
     def start(self) -> None:
-        pending = self._recover()
         ready = threading.Event()
 
         def serve() -> None:
@@ -89,8 +117,8 @@ class Controller:
         self._thread = threading.Thread(target=serve, name="tiphys-controller", daemon=True)
         self._thread.start()
         ready.wait()
-        for wf in pending:
-            self._call(self._enqueue, wf)
+        self._call(self._adopt)
+        self._call(self._renew)
 
     def close(self, timeout: float = 10.0) -> None:
         """Terminate what still runs (their records end Failed), wait up to `timeout` s."""
@@ -114,22 +142,35 @@ class Controller:
             self._thread.join(timeout=5)
         self._loop = None
 
-    def _recover(self) -> list[dict]:
-        """Mark our Running leftovers Error; return our Pending leftovers to queue again."""
-        pending = []
-        for wf in self.store.list_workflows(phase="Running"):
-            if self._ours(wf):
-                status = wf.setdefault("status", {})
-                status.update(phase="Error", message=RESTARTED, finishedAt=now_iso())
-                for node in (status.get("nodes") or {}).values():
-                    if node.get("phase") not in COMPLETED_PHASES and node.get("phase") != "Skipped":
-                        node.update(phase="Error", message=RESTARTED, finishedAt=status["finishedAt"])
-                self.store.save_workflow(wf)
-        for wf in self.store.list_workflows(phase="Pending"):
-            if self._ours(wf):
-                pending.append(wf)
-        pending.sort(key=lambda w: w["metadata"].get("creationTimestamp") or "")
-        return pending
+    def _adopt(self) -> None:
+        """Take over every workflow of ours that no live controller holds (at start: the ones a
+        crashed or stopped server left), then look again every LEASE_TTL / 2 seconds."""
+        try:
+            jobs = []
+            for phase in ("Running", "Pending"):
+                for wf in self.store.list_workflows(phase=phase):
+                    key = key_of(wf)
+                    if not self._ours(wf) or key in self._runners or any(key_of(j.wf) == key for j in self._queue):
+                        continue
+                    if not self.store.claim(key[0], key[1], self.owner, self.lease_ttl):
+                        continue
+                    full = self.store.get_workflow(key[1], key[0]) or wf
+                    resume = phase == "Running" and bool(self.store.journal(key[0], key[1]))
+                    jobs.append(Job(full, resume=resume))
+            jobs.sort(key=lambda j: (not j.resume, j.wf["metadata"].get("creationTimestamp") or ""))
+            for job in jobs:
+                log.info("taking over %s/%s (%s)", *key_of(job.wf), "resume" if job.resume else "start")
+                self._enqueue(job)
+        except Exception:  # noqa: BLE001 - try again at the next look
+            log.exception("adopting workflows")
+        asyncio.get_running_loop().call_later(self.lease_ttl / 2, self._adopt)
+
+    def _renew(self) -> None:
+        try:
+            self.store.renew(self.owner, self.lease_ttl)
+        except Exception:  # noqa: BLE001
+            log.exception("renewing leases")
+        asyncio.get_running_loop().call_later(self.lease_ttl / 3, self._renew)
 
     @staticmethod
     def _ours(wf: dict) -> bool:
@@ -142,16 +183,92 @@ class Controller:
 
     # -- API (any thread) -----------------------------------------------------------------
 
-    def submit(self, wf: dict) -> dict:
-        """Record the workflow Pending and queue it; returns the stored record."""
+    def submit(self, wf: dict, *, keep: dict | None = None, keep_outputs: dict | None = None,
+               event: str = "ADDED") -> dict:
+        """Record the workflow Pending and queue it; returns the stored record. `keep`: nodes of
+        an earlier run to take over (retry, resubmit --memoized), recorded as its status.nodes."""
         wf = _copy(wf)
         meta = wf["metadata"]
         meta.setdefault("annotations", {})[SUBMITTED_BY] = "server"
         wf["status"] = {"phase": "Pending"}
+        if keep:
+            wf["status"]["nodes"] = keep
+        if keep_outputs:
+            wf["status"]["outputs"] = keep_outputs
+        self.store.claim(meta.get("namespace") or "default", meta["name"], self.owner, self.lease_ttl)
         self.store.save_workflow(wf)
-        self.hub.publish("ADDED", _copy(wf))
-        self._call(self._enqueue, _copy(wf))
+        self.hub.publish(event, _copy(wf))
+        self._call(self._enqueue, Job(_copy(wf)))
         return wf
+
+    def retry(self, namespace: str, name: str, *, restart_successful: bool = False, node_field_selector: str = "",
+              parameters: list[str] | tuple[str, ...] = ()) -> dict:
+        """`argo retry`: run a Failed/Error workflow again, keeping its Succeeded nodes."""
+        wf = self._stored(namespace, name)
+        if self._live(namespace, name):
+            raise SpecError(f"workflow {name!r} is still running")
+        new, keep, outputs = rerun.retry(wf, restart_successful=restart_successful,
+                                         node_field_selector=node_field_selector, parameters=parameters)
+        self.store.clear_journal(namespace, name)
+        return self.submit(new, keep=keep, keep_outputs=outputs, event="MODIFIED")
+
+    def resubmit(self, namespace: str, name: str, *, memoized: bool = False,
+                 parameters: list[str] | tuple[str, ...] = ()) -> dict:
+        """`argo resubmit`: a new workflow from this one's spec (`<name>-xxxxx`)."""
+        wf = self._stored(namespace, name)
+        for _ in range(20):
+            new_name = f"{name}-{uuid.uuid4().hex[:5]}"
+            if self.store.workflow_phase(new_name, namespace) is None:
+                break
+        new, keep = rerun.resubmit(wf, new_name, memoized=memoized, parameters=parameters)
+        return self.submit(new, keep=keep)
+
+    def suspend(self, namespace: str, name: str) -> None:
+        """`argo suspend`: start no new step until resumed (running steps go on)."""
+        self._send(namespace, name, [A.SuspendRequested(True)], suspend=True)
+
+    def resume(self, namespace: str, name: str, node_field_selector: str = "") -> None:
+        """`argo resume`: without a selector, un-suspend the workflow and every suspend node;
+        with one, only the matching suspend nodes."""
+        if node_field_selector:
+            self._check_suspended(namespace, name, node_field_selector)
+            self._send(namespace, name, [A.NodesResumed(node_field_selector)])
+        else:
+            self._send(namespace, name, [A.SuspendRequested(False), A.NodesResumed("")], suspend=False)
+
+    def set_nodes(self, namespace: str, name: str, node_field_selector: str, *, phase: str | None = None,
+                  message: str | None = None, output_parameters: dict[str, str] | None = None) -> None:
+        """`argo node set`: phase, message and output parameters of matching suspend nodes."""
+        if phase not in (None, "", "Succeeded", "Failed", "Error"):
+            raise SpecError(f"phase {phase!r}: a node can be set to Succeeded, Failed or Error")
+        self._check_suspended(namespace, name, node_field_selector)
+        params = tuple((str(k), str(v)) for k, v in (output_parameters or {}).items())
+        self._send(namespace, name, [A.NodesSet(node_field_selector, phase or None, message or None, params)])
+
+    def _stored(self, namespace: str, name: str) -> dict:
+        wf = self.snapshot(namespace, name) or self.store.get_workflow(name, namespace)
+        if wf is None:
+            from tiphys.errors import NotFoundError
+            raise NotFoundError(f'workflows.argoproj.io "{name}" not found')
+        return wf
+
+    def _live(self, namespace: str, name: str) -> bool:
+        key = (namespace, name)
+        with self._lock:
+            return key in self._runners or any(key_of(j.wf) == key for j in list(self._queue))
+
+    def _check_suspended(self, namespace: str, name: str, selector: str) -> None:
+        wf = self._stored(namespace, name)
+        if not rerun.suspended_nodes(wf, selector):
+            raise SpecError(f"workflow {name!r}: no suspended node matches {selector!r}" if selector
+                            else f"workflow {name!r} has no suspended node")
+
+    def _send(self, namespace: str, name: str, events: list, *, suspend: bool | None = None) -> None:
+        if not self._live(namespace, name):
+            raise NotRunning(f"workflow {name!r} is not running")
+        done = threading.Event()
+        self._call(self._deliver, (namespace, name), events, suspend, done)
+        done.wait(5)
 
     def snapshot(self, namespace: str, name: str) -> dict | None:
         """The newest state of a running workflow (fresher than the store), or None."""
@@ -166,9 +283,7 @@ class Controller:
     def stop(self, namespace: str, name: str, message: str, *, terminate: bool) -> bool:
         """Ask a running or queued workflow to stop; False when it is neither."""
         key = (namespace, name)
-        with self._lock:
-            live = key in self._runners or any(key_of(w) == key for w in list(self._queue))
-        if not live:
+        if not self._live(namespace, name):
             return False
         done = threading.Event()
         self._call(self._stop, key, message, terminate, done)
@@ -187,6 +302,34 @@ class Controller:
 
     # -- the controller loop ----------------------------------------------------------------
 
+    def _deliver(self, key: Key, events: list, suspend: bool | None, done: threading.Event) -> None:
+        try:
+            runner = self._runners.get(key)
+            if runner is not None:
+                if suspend is not None:
+                    spec = runner.wf.setdefault("spec", {})
+                    if suspend:
+                        spec["suspend"] = True
+                    else:
+                        spec.pop("suspend", None)
+                    snap = _copy(runner.wf)
+                    self._snapshots[key] = snap
+                    self.hub.publish("MODIFIED", snap)
+                for ev in events:
+                    runner.events.put_nowait(ev)
+                return
+            for job in self._queue:
+                if key_of(job.wf) == key and suspend is not None:
+                    spec = job.wf.setdefault("spec", {})
+                    if suspend:
+                        spec["suspend"] = True
+                    else:
+                        spec.pop("suspend", None)
+                    self.store.save_workflow(job.wf)
+                    self.hub.publish("MODIFIED", _copy(job.wf))
+        finally:
+            done.set()
+
     def _stop(self, key: Key, message: str, terminate: bool, done: threading.Event) -> None:
         try:
             runner = self._runners.get(key)
@@ -195,9 +338,10 @@ class Controller:
                 asyncio.get_running_loop().call_later(STOP_AGAIN, self._stop_again, key, runner,
                                                       message, terminate)
                 return
-            for wf in list(self._queue):
+            for job in list(self._queue):
+                wf = job.wf
                 if key_of(wf) == key:
-                    self._queue.remove(wf)
+                    self._queue.remove(job)
                     stamp = now_iso()
                     wf["status"] = {"phase": "Failed", "message": message, "startedAt": stamp,
                                     "finishedAt": stamp}
@@ -212,42 +356,62 @@ class Controller:
             runner.events.put_nowait(A.StopRequested(message, terminate=terminate))
             asyncio.get_running_loop().call_later(STOP_AGAIN, self._stop_again, key, runner, message, terminate)
 
-    def _enqueue(self, wf: dict) -> None:
-        self._queue.append(wf)
+    def _enqueue(self, job: Job) -> None:
+        self._queue.append(job)
         self._pump()
+
+    def _next_job(self) -> Job | None:
+        """The first queued workflow whose namespace is under its own limit, if any."""
+        if self.namespace_parallelism is None:
+            return self._queue.popleft()
+        busy: dict[str, int] = {}
+        for key in self._runners:
+            busy[key[0]] = busy.get(key[0], 0) + 1
+        for job in self._queue:
+            if busy.get(key_of(job.wf)[0], 0) < self.namespace_parallelism:
+                self._queue.remove(job)
+                return job
+        return None
 
     def _pump(self) -> None:
         loop = asyncio.get_running_loop()
         while self._queue and len(self._runners) < self.parallelism:
-            wf = self._queue.popleft()
-            key = key_of(wf)
+            job = self._next_job()
+            if job is None:
+                break
+            key = key_of(job.wf)
             if key in self._deleted:
-                self._finish(key, wf)
+                self._finish(key, job.wf)
                 continue
-            runner = self._runner(wf)
+            runner = self._runner(job)
             with self._lock:
                 self._runners[key] = runner
             task = loop.create_task(self._run(key, runner))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        for wf in self._queue:
+        for job in self._queue:
+            wf = job.wf
             status = wf.setdefault("status", {"phase": "Pending"})
             if status.get("message") != POSTPONED:
                 status["message"] = POSTPONED
                 self.store.save_workflow(wf)
                 self.hub.publish("MODIFIED", _copy(wf))
 
-    def _runner(self, wf: dict) -> Any:
+    def _runner(self, job: Job) -> Any:
         from tiphys.runtime.runner import Runner
         if self._executor_factory is not None:
             executor = self._executor_factory()
         else:
             from tiphys.executors.local import LocalExecutor
             executor = LocalExecutor()
-        wf.pop("status", None)
+        wf = job.wf
+        status = wf.pop("status", None) or {}
+        keep = status.get("nodes") if not job.resume else None
         key = key_of(wf)
         return Runner(wf, store=_NamespacedStore(self.store, key[0]), home=self.home, dry_run=False, executor=executor,
-                      on_update=lambda w: self._updated(key, w))
+                      on_update=lambda w: self._updated(key, w), preset=keep or None,
+                      preset_outputs=(status.get("outputs") or None) if keep else None,
+                      journal=True, resume=job.resume)
 
     def _updated(self, key: Key, wf: dict) -> None:
         """Runner callback (every engine step): keep a snapshot for get/watch, a few a second."""
@@ -284,6 +448,10 @@ class Controller:
         with self._lock:
             deleted = key in self._deleted
             self._deleted.discard(key)
+        try:
+            self.store.release(key[0], key[1], self.owner)
+        except Exception:  # noqa: BLE001 - an expired lease is as good
+            log.exception("releasing %s/%s", *key)
         if deleted:
             self._forget(key)
         else:
