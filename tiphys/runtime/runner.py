@@ -21,32 +21,42 @@ from tiphys.engine.core import Engine
 from tiphys.errors import TiphysError
 from tiphys.executors.base import Executor
 from tiphys.spec import models
-from tiphys.runtime import steps
+from tiphys.runtime import journal, steps
 
 log = logging.getLogger("tiphys.runtime")
 SAVE_EVERY = 0.5
+LOST = "step process lost: the Tiphys controller stopped while it ran"
 
 
 def run(wf: models.Workflow, *, store: Any, home: Path, on_update: Callable[[dict[str, Any]], None] | None = None,
         dry_run: bool = False, executor: Executor | None = None, mocks: dict[str, dict[str, Any]] | None = None,
-        plan: Callable[[str, list[str]], None] | None = None) -> models.Workflow:
+        plan: Callable[[str, list[str]], None] | None = None, preset: dict[str, Any] | None = None,
+        preset_outputs: dict[str, Any] | None = None) -> models.Workflow:
     """Run a Workflow to its end; returns the final Workflow dict (also saved in `store`).
 
     With `dry_run`, no process starts: each step "succeeds" at once with the outputs that
     `mocks[template]` gives (stdout, parameters, exit_code), and `plan(pod, argv)` is told
-    the command it would have run."""
+    the command it would have run. `preset`/`preset_outputs`: an earlier run's nodes to keep
+    (retry, see engine/rerun.py)."""
     if executor is None and not dry_run:
         from tiphys.executors.local import LocalExecutor
         executor = LocalExecutor()
-    runner = Runner(wf, store=store, home=Path(home), on_update=on_update, dry_run=dry_run, executor=executor)
+    runner = Runner(wf, store=store, home=Path(home), on_update=on_update, dry_run=dry_run, executor=executor,
+                    preset=preset, preset_outputs=preset_outputs)
     runner.mocks, runner.plan = mocks or {}, plan
     return asyncio.run(runner.main())
 
 
 class Runner:
     def __init__(self, wf: models.Workflow, *, store: Any, home: Path,
-                 on_update: Callable[[dict[str, Any]], None] | None, dry_run: bool, executor: Executor | None):
+                 on_update: Callable[[dict[str, Any]], None] | None, dry_run: bool, executor: Executor | None,
+                 preset: dict[str, Any] | None = None, preset_outputs: dict[str, Any] | None = None,
+                 journal: bool = False, resume: bool = False):
+        """`journal`: write every engine input to the store first (crash-safe, see journal.py);
+        `resume`: rebuild the state from that journal instead of starting afresh."""
         self.wf, self.store, self.home, self.on_update = wf, store, home, on_update
+        self.preset, self.preset_outputs = preset, preset_outputs
+        self.journal, self.resume = journal or resume, resume
         self.dry_run, self.executor = dry_run, executor
         self.repo = LocalRepository(home / "artifacts")
         meta = wf["metadata"]
@@ -83,19 +93,20 @@ class Runner:
         meta.setdefault("creationTimestamp", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         meta.setdefault("namespace", "default")
         try:
-            engine = Engine(self.wf, now=time.time(), registry=self.store.registry)
+            engine = self._resume() if self.resume else self._begin()
         except TiphysError as exc:
             self.wf["status"] = {"phase": "Error", "message": str(exc), "nodes": {},
                                  "startedAt": meta["creationTimestamp"], "finishedAt": meta["creationTimestamp"]}
             self._save(force=True)
             return self.wf
-        self._apply(engine.start(time.time()))
         self._save(force=True)
         while not engine.finished:
             batch = [await self.events.get()]
             while not self.events.empty():
                 batch.append(self.events.get_nowait())
-            self._apply(engine.handle(batch, time.time()))
+            now = time.time()
+            self._write_journal(batch, now)
+            self._apply(engine.handle(batch, now))
             self._save(force=engine.finished)
         for t in self.timers.values():
             t.cancel()
@@ -107,6 +118,42 @@ class Runner:
         except (NotImplementedError, RuntimeError):
             pass
         return self.wf
+
+    def _begin(self) -> Engine:
+        now = time.time()
+        engine = Engine(self.wf, now=now, registry=self.store.registry, preset=self.preset,
+                        preset_outputs=self.preset_outputs)
+        if self.journal:
+            meta = self.wf["metadata"]
+            self.store.clear_journal(meta["namespace"], meta["name"])
+            self.store.append_journal(meta["namespace"], meta["name"], [journal.start_entry(
+                now, suspend=engine.suspended, preset=self.preset, preset_outputs=self.preset_outputs)])
+        self._apply(engine.start(now))
+        return engine
+
+    def _resume(self) -> Engine:
+        """Rebuild the engine from the journal; steps whose process was lost end in Error (and
+        are retried where their retryStrategy allows), steps never started are started now."""
+        meta = self.wf["metadata"]
+        self.wf.pop("status", None)
+
+        def make(t0: float, start: dict[str, Any]) -> Engine:
+            engine = Engine(self.wf, now=t0, registry=self.store.registry, preset=start.get("preset"),
+                            preset_outputs=start.get("presetOutputs"))
+            engine.suspended = bool(start.get("suspend"))
+            return engine
+
+        state = journal.replay(self.store.journal(meta["namespace"], meta["name"]), make)
+        self._apply(list(state.to_start) + list(state.timers.values()))
+        for nid in state.lost:
+            self.events.put_nowait(A.PodLost(nid, LOST))
+        return state.engine
+
+    def _write_journal(self, batch: list[A.Event], now: float) -> None:
+        if not self.journal:
+            return
+        meta = self.wf["metadata"]
+        self.store.append_journal(meta["namespace"], meta["name"], [journal.dumps({"t": now, "ev": journal.encode(batch)})])
 
     # ------------------------------------------------------------- actions
     def _apply(self, actions: list[A.Action]) -> None:
@@ -138,7 +185,8 @@ class Runner:
         assert self.executor is not None
         workdir = self.home / "logs" / self.wf["metadata"]["name"] / action.node_id
         try:
-            spec = steps.build_spec(action, workdir, self.repo)
+            spec = steps.build_spec(action, workdir, self.repo, steps.secret_lookup(
+                self.store, self.home, self.wf["metadata"].get("namespace") or "default"))
             handle = await self.executor.start(spec)
         except TiphysError as exc:
             self.events.put_nowait(A.PodExited(action.node_id, None, error=str(exc)))
@@ -147,6 +195,9 @@ class Runner:
             self.events.put_nowait(A.PodExited(action.node_id, None, error=f"could not start step: {exc}"))
             return
         self.handles[action.node_id] = handle
+        if self.journal:   # at once: a step running when the controller dies must be known as started
+            meta = self.wf["metadata"]
+            self.store.append_journal(meta["namespace"], meta["name"], [journal.dumps({"s": action.node_id})])
         if action.node_id in self.stop_on_start:
             self.stop_on_start.discard(action.node_id)
             await handle.stop(grace=0.0)

@@ -1,8 +1,17 @@
 """Translating an engine `StartPod` into an executor `StepSpec`, and a finished step back
 into a `PodExited` event (reading declared outputs, saving artifacts). The only place
-where a pod's files are touched."""
+where a pod's files are touched.
+
+Secrets: `env[].valueFrom.secretKeyRef` and `envFrom[].secretRef` are resolved here, when
+the step starts, from the workflow's namespace (`secret_lookup`); the template the engine
+keeps (and the store saves) still holds the reference, never the value. A step given secret
+values runs in a private folder under its workdir (so nobody follows its raw output live),
+and every value is replaced by `***` in its logs, its `result` and its output parameters
+before they leave this module. Artifacts are stored as the step wrote them.
+"""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -15,10 +24,28 @@ from tiphys.executors.base import InputFile, StepResult, StepSpec
 from tiphys.runtime import quantities
 
 
-def build_spec(action: A.StartPod, workdir: Path, repo: LocalRepository) -> StepSpec:
+MASK = "***"
+PRIVATE = "private"  # a step with secrets runs in workdir/private: no live log file where readers look
+_masks: dict[Path, tuple[str, ...]] = {}  # the private folder of a running step -> values to mask
+
+
+def secret_lookup(store: Any, home: Path, namespace: str) -> Any:
+    """The secrets of `namespace` for build_spec; nothing is read or decrypted until a step
+    refers to a secret."""
+    from tiphys.secrets import SecretLookup, Vault
+    return SecretLookup(Vault(store, home), namespace)
+
+
+def build_spec(action: A.StartPod, workdir: Path, repo: LocalRepository, secrets: Any = None) -> StepSpec:
+    """`secrets` (a `tiphys.secrets.SecretLookup`) resolves secretKeyRef/secretRef; a
+    missing secret or key raises SecretError (the step ends in Error), naming it."""
     tmpl = action.template
     body = tmpl.get("container") or tmpl.get("script") or {}
-    env = tuple((str(e["name"]), _str(e.get("value", ""))) for e in body.get("env") or [] if "name" in e)
+    env, hidden = _environment(body, secrets)
+    if hidden:
+        workdir = workdir / PRIVATE
+        workdir.mkdir(parents=True, exist_ok=True)
+        os.chmod(workdir, 0o700)
     limits = (body.get("resources") or {}).get("limits") or {}
     memory = int(quantities.parse(limits["memory"], "resources.limits.memory")) if limits.get("memory") else None
     cpu = quantities.parse(limits["cpu"], "resources.limits.cpu") if limits.get("cpu") else None
@@ -35,6 +62,8 @@ def build_spec(action: A.StartPod, workdir: Path, repo: LocalRepository) -> Step
             continue
         placed.append(InputFile(host, art.path))
     paths = [p for _, p in action.parameter_paths] + [a.path for a in action.artifacts]
+    if hidden:
+        _masks[workdir.absolute()] = _mask_list(hidden)
     return StepSpec(
         key=action.node_id, image=str(body.get("image", "")),
         command=tuple(_str(c) for c in body.get("command") or ()), args=tuple(_str(a) for a in body.get("args") or ()),
@@ -45,11 +74,14 @@ def build_spec(action: A.StartPod, workdir: Path, repo: LocalRepository) -> Step
 
 def collect(action: A.StartPod, result: StepResult, repo: LocalRepository, key_prefix: str,
             deadline_exceeded: bool, stdout: str) -> A.PodExited:
-    """The event for a finished step; `stdout` is its log, already read for the store."""
+    """The event for a finished step; `stdout` is its log, already read (and masked) by
+    read_logs; output parameters are masked here."""
+    masks = _masks_of(result)
     params: dict[str, str | None] = {}
     for name, path in action.parameter_paths:
         host = result.outputs.get(path)
-        params[name] = _read(host) if host is not None and host.is_file() else None
+        value = _read(host) if host is not None and host.is_file() else None
+        params[name] = mask(value, masks) if value is not None and masks else value
     arts: dict[str, dict[str, Any] | None] = {}
     error = result.error
     for art in action.artifacts:
@@ -68,11 +100,84 @@ def collect(action: A.StartPod, result: StepResult, repo: LocalRepository, key_p
 
 
 def read_logs(result: StepResult) -> tuple[str, str]:
-    return _read(result.stdout) or "", _read(result.stderr) or ""
+    """stdout and stderr, with the step's secret values masked."""
+    masks = _masks_of(result)
+    return mask(_read(result.stdout) or "", masks), mask(_read(result.stderr) or "", masks)
 
 
 def cleanup(workdir: Path) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
+    root = workdir.absolute()
+    for key in [k for k in _masks if k == root or root in k.parents]:
+        _masks.pop(key, None)
+
+
+def mask(text: str, values: tuple[str, ...]) -> str:
+    for value in values:
+        if value in text:
+            text = text.replace(value, MASK)
+    return text
+
+
+def _mask_list(values: list[str]) -> tuple[str, ...]:
+    """Values to mask, longest first (so a value containing another is masked whole); each
+    line of a multi-line value too, as a log may show it one line at a time."""
+    found = set()
+    for value in values:
+        if value:
+            found.add(value)
+            if "\n" in value:
+                found.update(line for line in (x.strip() for x in value.splitlines()) if len(line) >= 4)
+    return tuple(sorted(found, key=lambda v: (-len(v), v)))
+
+
+def _masks_of(result: StepResult) -> tuple[str, ...]:
+    path = Path(result.stdout).absolute()
+    for folder in path.parents:
+        if folder in _masks:
+            return _masks[folder]
+    return ()
+
+
+def _environment(body: dict, secrets: Any) -> tuple[tuple[tuple[str, str], ...], list[str]]:
+    """The step's environment (envFrom first, then env, as Kubernetes) and the secret values in it."""
+    env: list[tuple[str, str]] = []
+    hidden: list[str] = []
+    for i, source in enumerate(body.get("envFrom") or []):
+        ref = source.get("secretRef") if isinstance(source, dict) else None
+        if not isinstance(ref, dict):
+            continue
+        name, optional = str(ref.get("name") or ""), bool(ref.get("optional"))
+        data = _need(secrets, f"envFrom[{i}].secretRef").secret(name) if name else None
+        if data is None:
+            if optional:
+                continue
+            from tiphys.secrets import SecretError
+            raise SecretError(f'secret "{name}" not found')
+        prefix = str(source.get("prefix") or "")
+        for key in sorted(data):
+            env.append((prefix + key, data[key]))
+            hidden.append(data[key])
+    for i, e in enumerate(body.get("env") or []):
+        if not isinstance(e, dict) or "name" not in e:
+            continue
+        ref = (e.get("valueFrom") or {}).get("secretKeyRef") if isinstance(e.get("valueFrom"), dict) else None
+        if not isinstance(ref, dict):
+            env.append((str(e["name"]), _str(e.get("value", ""))))
+            continue
+        value = _need(secrets, f"env[{i}].valueFrom.secretKeyRef").value(
+            str(ref.get("name") or ""), str(ref.get("key") or ""), bool(ref.get("optional")))
+        if value is not None:
+            env.append((str(e["name"]), value))
+            hidden.append(value)
+    return tuple(env), hidden
+
+
+def _need(secrets: Any, field: str) -> Any:
+    if secrets is None:
+        from tiphys.secrets import SecretError
+        raise SecretError(f"{field}: secrets are not available to this run")
+    return secrets
 
 
 def _read(path: Path | None) -> str | None:

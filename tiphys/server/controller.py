@@ -153,7 +153,12 @@ class Controller:
                     if not self._ours(wf) or key in self._runners or any(key_of(j.wf) == key for j in self._queue):
                         continue
                     if not self.store.claim(key[0], key[1], self.owner, self.lease_ttl):
-                        continue
+                        holder = self.store.lease_owner(key[0], key[1])
+                        if not (holder and _dead_here(holder)):
+                            continue
+                        self.store.release(key[0], key[1], holder)     # its controller died on this machine
+                        if not self.store.claim(key[0], key[1], self.owner, self.lease_ttl):
+                            continue
                     full = self.store.get_workflow(key[1], key[0]) or wf
                     resume = phase == "Running" and bool(self.store.journal(key[0], key[1]))
                     jobs.append(Job(full, resume=resume))
@@ -466,6 +471,25 @@ class Controller:
         shutil.rmtree(self.home / "logs" / key[1], ignore_errors=True)
         if wf is not None:
             self.hub.publish("DELETED", wf)
+
+
+def _dead_here(owner: str) -> bool:
+    """Whether lease `owner` ("host:pid:nonce") is a controller process of this machine that is
+    gone, so its leases need not wait to expire."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    try:   # a zombie (killed, not yet reaped) is gone too
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 class _NamespacedStore:
