@@ -32,6 +32,11 @@ def _split_top(text: str) -> list[str]:
     return [p for p in (p.strip() for p in parts) if p]
 
 
+def split_terms(text: str) -> list[str]:
+    """The comma-separated terms of a label or field selector."""
+    return _split_top(text)
+
+
 def label_selector(text: str | None) -> Predicate:
     """`k=v`, `k==v`, `k!=v`, `k`, `!k`, `k in (a,b)`, `k notin (a,b)`, comma = AND."""
     tests: list[Predicate] = []

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
+from tiphys.errors import TiphysError
 from tiphys.server import selectors
 from tiphys.server.common import API_VERSION, check_name, lint, present, prepare_workflow, state
 from tiphys.server.errors import FAILED_PRECONDITION, ApiError, already_exists, invalid, json_body, not_found
@@ -69,11 +70,73 @@ def _needs_nodes(fields: str | None) -> bool:
     return any("items.status.nodes".startswith(p) or p.startswith("items.status.nodes") for p in paths)
 
 
+PAGE_TOKEN = "p:"   # continue tokens of the store's own paging (fast path) start with this
+
+
+def _fast_page(request: Request, ns: str | None) -> tuple[list[dict], str | None] | None:
+    """One page straight from the store's indexed query when every filter is one the store
+    can apply (label equalities, phase, name prefix/contains, limit and continue); None when
+    the request needs the general path."""
+    q = request.query_params
+    token = q.get("listOptions.continue") or ""
+    if q.get("createdAfter") or q.get("finishedBefore") or (token and not token.startswith(PAGE_TOKEN)):
+        return None
+    try:
+        limit = int(q.get("listOptions.limit") or 0)
+    except ValueError:
+        return None
+    if limit <= 0:
+        return None
+    labels: dict[str, str] = {}
+    for part in selectors.split_terms(q.get("listOptions.labelSelector") or ""):
+        m = re.match(r"^([A-Za-z0-9_./-]+)\s*(==|=)\s*([A-Za-z0-9_.-]*)$", part)
+        if not m or m.group(1).startswith("workflows.argoproj.io/"):
+            return None
+        labels[m.group(1)] = m.group(3)
+    phases: list[str] | None = None
+    prefix = contains = None
+    mode = (q.get("nameFilter") or "Exact").capitalize()
+    for part in selectors.split_terms(q.get("listOptions.fieldSelector") or ""):
+        m = re.match(r"^([A-Za-z0-9_.]+)\s*(==|=)\s*(.*)$", part)
+        if not m:
+            return None
+        key, value = m.group(1), m.group(3).strip()
+        if key == "status.phase" and phases is None:
+            phases = [value]
+        elif key == "metadata.name" and mode == "Prefix" and prefix is None:
+            prefix = value
+        elif key == "metadata.name" and mode == "Contains" and contains is None:
+            contains = value
+        else:
+            return None
+    st = state(request)
+    items, cursor = st.store.list_page(namespace=ns, phases=phases, labels=labels or None, name_prefix=prefix,
+                                       name_contains=contains, limit=limit,
+                                       after=token[len(PAGE_TOKEN):] if token else None)
+    return items, (PAGE_TOKEN + cursor if cursor else None)
+
+
 async def list_workflows(request: Request) -> JSONResponse:
     st = state(request)
     q = request.query_params
     ns = request.path_params.get("namespace") or None
     fields, name_filter = q.get("fields"), q.get("nameFilter")
+    try:
+        fast = await asyncio.to_thread(_fast_page, request, ns)
+    except TiphysError as exc:
+        raise invalid(str(exc)) from None
+    if fast is not None:
+        page, token = fast
+        page = [present(st.controller.snapshot(w["metadata"].get("namespace") or "default", w["metadata"]["name"])
+                        or w) for w in page]
+        if page and _needs_nodes(fields):
+            page = [present(st.controller.snapshot(w["metadata"]["namespace"], w["metadata"]["name"])
+                            or st.store.get_workflow(w["metadata"]["name"], w["metadata"]["namespace"]) or w)
+                    for w in page]
+        metadata: dict[str, Any] = {"resourceVersion": "1"}
+        if token:
+            metadata["continue"] = token
+        return JSONResponse(selectors.project({"metadata": metadata, "items": page or None}, fields))
     field_sel = q.get("listOptions.fieldSelector")
     accept_fields = selectors.field_selector(field_sel, name_filter)
     accept_labels = selectors.label_selector(q.get("listOptions.labelSelector"))
