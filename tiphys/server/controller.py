@@ -92,6 +92,7 @@ class Controller:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._queue: deque[Job] = deque()
+        self._mine: set[Key] = set()      # queued or running here (from submit, before it is queued)
         self._runners: dict[Key, Any] = {}
         self._tasks: set[asyncio.Task] = set()
         self._snapshots: dict[Key, dict] = {}
@@ -150,8 +151,9 @@ class Controller:
             for phase in ("Running", "Pending"):
                 for wf in self.store.list_workflows(phase=phase):
                     key = key_of(wf)
-                    if not self._ours(wf) or key in self._runners or any(key_of(j.wf) == key for j in self._queue):
-                        continue
+                    with self._lock:
+                        if not self._ours(wf) or key in self._mine:
+                            continue
                     if not self.store.claim(key[0], key[1], self.owner, self.lease_ttl):
                         holder = self.store.lease_owner(key[0], key[1])
                         if not (holder and _dead_here(holder)):
@@ -161,6 +163,10 @@ class Controller:
                             continue
                     full = self.store.get_workflow(key[1], key[0]) or wf
                     resume = phase == "Running" and bool(self.store.journal(key[0], key[1]))
+                    with self._lock:
+                        if key in self._mine:
+                            continue
+                        self._mine.add(key)
                     jobs.append(Job(full, resume=resume))
             jobs.sort(key=lambda j: (not j.resume, j.wf["metadata"].get("creationTimestamp") or ""))
             for job in jobs:
@@ -200,6 +206,8 @@ class Controller:
             wf["status"]["nodes"] = keep
         if keep_outputs:
             wf["status"]["outputs"] = keep_outputs
+        with self._lock:
+            self._mine.add(key_of(wf))
         self.store.claim(meta.get("namespace") or "default", meta["name"], self.owner, self.lease_ttl)
         self.store.save_workflow(wf)
         self.hub.publish(event, _copy(wf))
@@ -258,9 +266,8 @@ class Controller:
         return wf
 
     def _live(self, namespace: str, name: str) -> bool:
-        key = (namespace, name)
         with self._lock:
-            return key in self._runners or any(key_of(j.wf) == key for j in list(self._queue))
+            return (namespace, name) in self._mine
 
     def _check_suspended(self, namespace: str, name: str, selector: str) -> None:
         wf = self._stored(namespace, name)
@@ -453,6 +460,7 @@ class Controller:
         with self._lock:
             deleted = key in self._deleted
             self._deleted.discard(key)
+            self._mine.discard(key)
         try:
             self.store.release(key[0], key[1], self.owner)
         except Exception:  # noqa: BLE001 - an expired lease is as good
