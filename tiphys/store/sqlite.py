@@ -1,18 +1,15 @@
-"""Tiphys state in one SQLite file: workflows, their step logs and registered templates.
+"""Tiphys state in one SQLite file: workflows, their step logs, registered templates, bearer
+tokens, secrets, the engine's journal and controller leases.
 
 Why SQLite: one machine, one file under TIPHYS_HOME, readable while a run writes it (WAL),
-so `tiphys logs --follow` and `tiphys get` work from another terminal during a run.
-
-Workflows and templates are stored whole as JSON (the Argo-shaped dict, unknown fields
-included); the few columns beside the body exist only for lookups and ordering. This module
-knows nothing about what a workflow means: it stores and returns dicts.
+so `tiphys logs --follow` and `tiphys get` work from another terminal during a run. The same
+API over PostgreSQL (for several controllers sharing one state) is in `postgres.py`; the
+methods themselves live in `sql.SqlStore`, this module only holds the SQLite plumbing.
 
 Every sqlite3 failure is turned into `InfrastructureError` at this seam.
 """
 from __future__ import annotations
 
-import datetime as dt
-import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -20,67 +17,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tiphys.errors import InfrastructureError, SpecError
+from tiphys.errors import InfrastructureError
+from tiphys.store.sql import (  # noqa: F401 - re-exported, other packages import them from here
+    CLUSTER_WORKFLOW_TEMPLATE, COMPLETED_PHASES, TEMPLATE_KINDS, WORKFLOW_TEMPLATE, SqlStore, migrations,
+    now_iso)
 
-SCHEMA_VERSION = 1
-
-WORKFLOW_TEMPLATE = "WorkflowTemplate"
-CLUSTER_WORKFLOW_TEMPLATE = "ClusterWorkflowTemplate"
-TEMPLATE_KINDS = (WORKFLOW_TEMPLATE, CLUSTER_WORKFLOW_TEMPLATE)
-
-# Migrations: MIGRATIONS[i] brings a database from user_version i to i + 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE IF NOT EXISTS workflows (
-            id          INTEGER PRIMARY KEY AUTOINCREMENT,
-            namespace   TEXT NOT NULL,
-            name        TEXT NOT NULL,
-            uid         TEXT,
-            phase       TEXT,
-            created_at  TEXT NOT NULL,
-            started_at  TEXT,
-            finished_at TEXT,
-            labels      TEXT NOT NULL DEFAULT '{}',
-            body        TEXT NOT NULL,
-            UNIQUE (namespace, name)
-        )""",
-        "CREATE INDEX IF NOT EXISTS workflows_created ON workflows (created_at, id)",
-        """CREATE TABLE IF NOT EXISTS logs (
-            id        INTEGER PRIMARY KEY AUTOINCREMENT,
-            workflow  TEXT NOT NULL,
-            node_id   TEXT NOT NULL,
-            pod_name  TEXT NOT NULL DEFAULT '',
-            stream    TEXT NOT NULL CHECK (stream IN ('stdout', 'stderr')),
-            content   TEXT NOT NULL
-        )""",
-        "CREATE INDEX IF NOT EXISTS logs_workflow ON logs (workflow, node_id)",
-        """CREATE TABLE IF NOT EXISTS templates (
-            kind      TEXT NOT NULL,
-            namespace TEXT NOT NULL,
-            name      TEXT NOT NULL,
-            body      TEXT NOT NULL,
-            PRIMARY KEY (kind, namespace, name)
-        )""",
-    ),
-)
-
-COMPLETED_PHASES = frozenset({"Succeeded", "Failed", "Error"})
+MIGRATIONS = migrations(id_column="INTEGER PRIMARY KEY AUTOINCREMENT", text="TEXT", real="REAL",
+                        labels_of="json_each(w.labels)")
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def now_iso() -> str:
-    """Argo's timestamp format (RFC 3339, UTC, whole seconds)."""
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-class Store:
+class Store(SqlStore):
     """Repository over one SQLite file. Safe to share between threads of one process."""
+
+    NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+    CONTAINS = "instr({column}, ?) > 0"
+    BODY_WITHOUT_NODES = "json_remove({column}, '$.status.nodes')"
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
+        self.where = str(self.path)
         self._lock = threading.RLock()
         try:
             if str(path) != ":memory:":
@@ -104,6 +60,9 @@ class Store:
                 f"understands ({len(MIGRATIONS)}); upgrade Tiphys")
         for target in range(version, len(MIGRATIONS)):
             with self._tx() as cur:
+                # another process may have migrated while we waited for the write lock
+                if int(cur.execute("PRAGMA user_version").fetchone()[0]) > target:
+                    continue
                 for statement in MIGRATIONS[target]:
                     cur.execute(statement)
                 cur.execute(f"PRAGMA user_version = {target + 1}")
@@ -150,175 +109,3 @@ class Store:
                 self._conn.close()
             except sqlite3.Error:
                 pass
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- workflows --------------------------------------------------------------------------
-
-    @staticmethod
-    def _workflow_row(wf: dict) -> tuple:
-        meta = wf.get("metadata") or {}
-        name = meta.get("name")
-        if not name:
-            raise SpecError("a workflow needs metadata.name to be stored", path="metadata.name")
-        status = wf.get("status") or {}
-        return (meta.get("namespace") or "default", name, meta.get("uid"), status.get("phase") or "",
-                meta.get("creationTimestamp") or now_iso(), status.get("startedAt"),
-                status.get("finishedAt"), _dumps(meta.get("labels") or {}), _dumps(wf))
-
-    _UPSERT = """INSERT INTO workflows
-        (namespace, name, uid, phase, created_at, started_at, finished_at, labels, body)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (namespace, name) DO UPDATE SET uid = excluded.uid, phase = excluded.phase,
-            created_at = excluded.created_at, started_at = excluded.started_at,
-            finished_at = excluded.finished_at, labels = excluded.labels, body = excluded.body"""
-
-    def save_workflow(self, wf: dict) -> None:
-        """Insert or replace the workflow named (metadata.namespace, metadata.name)."""
-        row = self._workflow_row(wf)
-        with self._tx() as cur:
-            cur.execute(self._UPSERT, row)
-
-    def save_workflows_batch(self, wfs: Iterable[dict]) -> None:
-        rows = [self._workflow_row(wf) for wf in wfs]
-        with self._tx() as cur:
-            cur.executemany(self._UPSERT, rows)
-
-    def get_workflow(self, name: str, namespace: str | None = "default") -> dict | None:
-        """The stored workflow; namespace None looks in every namespace (newest wins)."""
-        if namespace is None:
-            rows = self._query("SELECT body FROM workflows WHERE name = ? "
-                               "ORDER BY created_at DESC, id DESC LIMIT 1", (name,))
-        else:
-            rows = self._query("SELECT body FROM workflows WHERE namespace = ? AND name = ?",
-                               (namespace, name))
-        return json.loads(rows[0][0]) if rows else None
-
-    def workflow_phase(self, name: str, namespace: str = "default") -> str | None:
-        """The phase column alone (cheap: does not parse the body); None when absent."""
-        rows = self._query("SELECT phase FROM workflows WHERE namespace = ? AND name = ?",
-                           (namespace, name))
-        return rows[0][0] if rows else None
-
-    def latest(self, namespace: str | None = None) -> dict | None:
-        """The most recently created workflow."""
-        found = self.list_workflows(namespace=namespace, limit=1)
-        return found[0] if found else None
-
-    def list_workflows(self, namespace: str | None = None, phase: str | None = None,
-                       prefix: str | None = None, limit: int | None = None, *,
-                       with_nodes: bool = True) -> list[dict]:
-        """Workflows newest first. with_nodes=False leaves status.nodes out (fast listing)."""
-        body = "body" if with_nodes else "json_remove(body, '$.status.nodes')"
-        where, params = [], []
-        if namespace is not None:
-            where.append("namespace = ?")
-            params.append(namespace)
-        if phase is not None:
-            where.append("phase = ?")
-            params.append(phase)
-        if prefix:
-            where.append("substr(name, 1, ?) = ?")
-            params += [len(prefix), prefix]
-        sql = f"SELECT {body} FROM workflows"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC, id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(int(limit))
-        return [json.loads(row[0]) for row in self._query(sql, params)]
-
-    def delete_workflow(self, name: str, namespace: str = "default") -> bool:
-        """Delete the workflow and its logs; False when there was no such workflow."""
-        with self._tx() as cur:
-            cur.execute("DELETE FROM workflows WHERE namespace = ? AND name = ?", (namespace, name))
-            found = cur.rowcount > 0
-            # logs are keyed by workflow name: keep them while another namespace uses the name
-            if not cur.execute("SELECT 1 FROM workflows WHERE name = ? LIMIT 1", (name,)).fetchall():
-                cur.execute("DELETE FROM logs WHERE workflow = ?", (name,))
-        return found
-
-    # -- logs -------------------------------------------------------------------------------
-
-    def save_logs(self, wf_name: str, node_id: str, pod_name: str, stdout: str, stderr: str) -> None:
-        """Record a step's output, replacing what was saved before for that node.
-
-        Empty streams are not stored.
-        """
-        with self._tx() as cur:
-            cur.execute("DELETE FROM logs WHERE workflow = ? AND node_id = ?", (wf_name, node_id))
-            for stream, content in (("stdout", stdout), ("stderr", stderr)):
-                if content:
-                    cur.execute("INSERT INTO logs (workflow, node_id, pod_name, stream, content) "
-                                "VALUES (?, ?, ?, ?, ?)", (wf_name, node_id, pod_name, stream, content))
-
-    def get_logs(self, wf_name: str, node_id: str | None = None) -> list[tuple[str, str, str, str]]:
-        """(node_id, pod_name, stream, content) in insertion order."""
-        sql = "SELECT node_id, pod_name, stream, content FROM logs WHERE workflow = ?"
-        params: list[Any] = [wf_name]
-        if node_id is not None:
-            sql += " AND node_id = ?"
-            params.append(node_id)
-        return [tuple(row) for row in self._query(sql + " ORDER BY id", params)]  # type: ignore[misc]
-
-    # -- templates --------------------------------------------------------------------------
-
-    @staticmethod
-    def _check_kind(kind: str) -> None:
-        if kind not in TEMPLATE_KINDS:
-            raise ValueError(f"not a template kind: {kind!r}")
-
-    @staticmethod
-    def _template_namespace(kind: str, namespace: str | None) -> str:
-        return "" if kind == CLUSTER_WORKFLOW_TEMPLATE else (namespace or "default")
-
-    def save_template(self, kind: str, raw: dict) -> dict:
-        """Register (insert or replace) a template; returns the stored body."""
-        self._check_kind(kind)
-        body = json.loads(_dumps(raw))
-        meta = body.setdefault("metadata", {})
-        name = meta.get("name")
-        if not name:
-            raise SpecError(f"a {kind} needs metadata.name", path="metadata.name")
-        meta.setdefault("creationTimestamp", now_iso())
-        namespace = self._template_namespace(kind, meta.get("namespace"))
-        if namespace:
-            meta["namespace"] = namespace
-        body.setdefault("kind", kind)
-        with self._tx() as cur:
-            cur.execute("INSERT OR REPLACE INTO templates (kind, namespace, name, body) "
-                        "VALUES (?, ?, ?, ?)", (kind, namespace, name, _dumps(body)))
-        return body
-
-    def get_template(self, kind: str, name: str, namespace: str | None = "default") -> dict | None:
-        self._check_kind(kind)
-        rows = self._query("SELECT body FROM templates WHERE kind = ? AND namespace = ? AND name = ?",
-                           (kind, self._template_namespace(kind, namespace), name))
-        return json.loads(rows[0][0]) if rows else None
-
-    def registry(self, kind: str, name: str) -> dict | None:
-        """Lookup function for the linter and the runtime: a registered template or None."""
-        if kind not in TEMPLATE_KINDS:
-            return None
-        return self.get_template(kind, name)
-
-    def list_templates(self, kind: str, namespace: str | None = None) -> list[dict]:
-        """Registered templates of that kind, by name."""
-        self._check_kind(kind)
-        sql, params = "SELECT body FROM templates WHERE kind = ?", [kind]
-        if namespace is not None and kind != CLUSTER_WORKFLOW_TEMPLATE:
-            sql += " AND namespace = ?"
-            params.append(namespace)
-        return [json.loads(row[0]) for row in self._query(sql + " ORDER BY name, namespace", params)]
-
-    def delete_template(self, kind: str, name: str, namespace: str | None = "default") -> bool:
-        self._check_kind(kind)
-        with self._tx() as cur:
-            cur.execute("DELETE FROM templates WHERE kind = ? AND namespace = ? AND name = ?",
-                        (kind, self._template_namespace(kind, namespace), name))
-            return cur.rowcount > 0
