@@ -28,13 +28,22 @@ HOSTNAME_PLACEHOLDER = "\x00hostname\x00"
 _VAR = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 
 
+def env_file(ctx: dict, hostname: str) -> int:
+    """The step environment as bwrap `--args FD` reads it (NUL-separated `--setenv K V`), in an
+    in-memory file, as LocalExecutor passes it."""
+    data = b"".join(b"--setenv\0" + k.encode() + b"\0" + v.replace(HOSTNAME_PLACEHOLDER, hostname).encode() + b"\0"
+                    for k, v in ctx["env"])
+    fd = os.memfd_create("baseline-env", os.MFD_CLOEXEC)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
 def sandbox_argv(ctx: dict, root: str, hostname: str, status_fd: int, cwd: str,
-                 argv: list[str]) -> list[str]:
+                 argv: list[str], env_fd: int) -> list[str]:
     """The full bwrap command line, in the order LocalExecutor builds it (checked against
     the real one by bench.sandbox.verify_context)."""
-    bw = [ctx["bwrap"], "--bind", root, "/", *ctx["base"], "--hostname", hostname]
-    for k, v in ctx["env"]:
-        bw += ["--setenv", k, v.replace(HOSTNAME_PLACEHOLDER, hostname)]
+    bw = [ctx["bwrap"], "--bind", root, "/", *ctx["base"], "--hostname", hostname, "--args", str(env_fd)]
     return bw + ["--json-status-fd", str(status_fd), "--chdir", cwd, "--", *argv]
 
 
@@ -148,8 +157,9 @@ class Baseline:
                     os.chmod(os.path.join(staging, "script"), 0o755)
                     argv = [*argv, ctx["script_path"]]
                 r, w = os.pipe()
-                full = sandbox_argv(ctx, root, f"step-{n}", w, "/", argv)
-                kw = dict(pass_fds=(w,), cwd=d, env={})
+                env_fd = env_file(ctx, f"step-{n}")
+                full = sandbox_argv(ctx, root, f"step-{n}", w, "/", argv, env_fd)
+                kw = dict(pass_fds=(w, env_fd), cwd=d, env={})
             else:
                 if source is not None:
                     script = os.path.join(d, "script")
@@ -157,7 +167,7 @@ class Baseline:
                         f.write(source)
                     os.chmod(script, 0o755)
                     argv = [*argv, script]
-                r = w = None
+                r = w = env_fd = None
                 full = argv
                 kw = dict(cwd=d, env=dict(ctx["env"]))
             if self.log:
@@ -171,6 +181,8 @@ class Baseline:
                 finally:
                     if w is not None:
                         os.close(w)
+                    if env_fd is not None:
+                        os.close(env_fd)
             rc = await proc.wait()
             if r is not None:
                 os.close(r)

@@ -74,8 +74,9 @@ def verify_context(ex: local.LocalExecutor, ctx: dict) -> None:
         if ctx["sandbox"]:
             fd = real[real.index("--json-status-fd") + 1]
             hostname = real[real.index("--hostname") + 1]
+            env_fd = real[real.index("--args") + 1]
             ours = sandbox_argv(ctx, str(Path(tmp) / "step" / "root"), hostname, int(fd), "/",
-                                ["echo", "hello"])
+                                ["echo", "hello"], int(env_fd))
         else:
             ours = ["echo", "hello"]
         if dict(ctx["env"]) != kw.get("env") and not ctx["sandbox"]:

@@ -2,7 +2,10 @@
 workflows they submit run for real through the runtime (busybox steps take milliseconds)."""
 from __future__ import annotations
 
+import itertools
+import sys
 import warnings
+from pathlib import Path
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -12,6 +15,12 @@ with warnings.catch_warnings():  # Starlette >= 1.x prefers httpx2 for its TestC
     from starlette.testclient import TestClient
 
 from tiphys.server.app import create_app
+from tiphys.store import open_store
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
+from pg import PostgresUnavailable, create_schema, start_postgres  # noqa: E402
+
+_schemas = itertools.count()
 
 
 @pytest.fixture
@@ -21,12 +30,37 @@ def home(tmp_path, monkeypatch):
     return home
 
 
+@pytest.fixture(scope="session")
+def server_postgres() -> Iterator[str]:
+    """One throwaway PostgreSQL for the session's server tests (each test gets its own schema)."""
+    try:
+        url, stop = start_postgres()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"PostgreSQL server binaries not installed ({exc}); run scripts/setup.d/20-postgres.sh")
+    yield url
+    stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request) -> str | None:
+    """Every API test runs on both stores: None is the default SQLite file in TIPHYS_HOME."""
+    if request.param == "sqlite":
+        return None
+    return create_schema(request.getfixturevalue("server_postgres"), f"srv{next(_schemas)}")
+
+
 @pytest.fixture
-def make_client(home) -> Iterator[Callable[..., TestClient]]:
+def open_test_store(home, store_url):
+    """Open the store the test's server uses (to plant records as a previous server would)."""
+    return lambda: open_store(store_url or home / "tiphys.db")
+
+
+@pytest.fixture
+def make_client(home, store_url) -> Iterator[Callable[..., TestClient]]:
     clients: list[TestClient] = []
 
-    def make(parallelism: int = 8) -> TestClient:
-        client = TestClient(create_app(home, parallelism=parallelism))
+    def make(parallelism: int = 8, **kw) -> TestClient:
+        client = TestClient(create_app(home, parallelism=parallelism, store_url=store_url, **kw))
         client.__enter__()
         clients.append(client)
         return client

@@ -15,7 +15,7 @@ def wf(name: str, templates: list, entry: str = "main", params: dict | None = No
 
 
 def by_display(w: dict) -> dict:
-    return {n["displayName"]: n for n in w["status"]["nodes"].values()}
+    return {n["displayName"]: n for n in (w["status"].get("nodes") or {}).values()}
 
 
 RETRYABLE = [

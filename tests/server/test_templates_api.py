@@ -109,5 +109,6 @@ def test_auth_mode_server_binds_to_loopback_only():
     for host in ("0.0.0.0", "192.0.2.1", "::"):
         with pytest.raises(SpecError, match="loopback"):
             check_bind(host, "server")
-    with pytest.raises(SpecError, match="only 'server'"):
-        check_bind("127.0.0.1", "client")
+    check_bind("0.0.0.0", "client")  # bearer tokens: any address
+    with pytest.raises(SpecError, match="'sso' is not supported"):
+        check_bind("127.0.0.1", "sso")

@@ -158,12 +158,11 @@ def test_parallelism_queues_the_rest_as_pending(make_client):
     assert wait_phase(client, "second")["status"]["phase"] == "Succeeded"
 
 
-def test_restart_takes_over_running_and_pending(home, make_client):
+def test_restart_takes_over_running_and_pending(open_test_store, make_client):
     """A Running record without a journal (nothing was recorded before the crash) runs again
     from the start; a Pending one is queued; a `tiphys run` record is left alone."""
     from tiphys.server.controller import SUBMITTED_BY
-    from tiphys.store.sqlite import Store
-    with Store(home / "tiphys.db") as store:
+    with open_test_store() as store:
         ours = {"annotations": {SUBMITTED_BY: "server"}, "namespace": NS}
         store.save_workflow({**hello("was-running"), "metadata": {"name": "was-running", **ours},
                              "status": {"phase": "Running", "nodes": {"x": {"id": "x", "phase": "Running"}}}})

@@ -205,7 +205,8 @@ def read_mocks(assignments: list[str], dry_run: bool) -> dict[str, dict]:
 
 
 def execute(wf: dict, store: Store, home: Path, *, dry_run: bool,
-            on_update: Callable[[dict], None] | None, mocks: dict[str, dict] | None = None) -> dict:
+            on_update: Callable[[dict], None] | None, mocks: dict[str, dict] | None = None,
+            executor: Any = None) -> dict:
     """Run through tiphys.runtime.runner; make sure the final state is stored."""
     from tiphys.runtime import runner
     meta = wf["metadata"]
@@ -213,7 +214,7 @@ def execute(wf: dict, store: Store, home: Path, *, dry_run: bool,
     store.save_workflow({**wf, "status": {"phase": "Pending"}})
     try:
         final = runner.run(wf, store=store, home=home, on_update=on_update, dry_run=dry_run,
-                           mocks=mocks, plan=_plan_printer() if dry_run else None)
+                           mocks=mocks, plan=_plan_printer() if dry_run else None, executor=executor)
     except BaseException as exc:  # record why, so `tiphys get` does not show it Pending forever
         interrupted = isinstance(exc, KeyboardInterrupt)
         status = {"phase": "Failed" if interrupted else "Error", "finishedAt": now_iso(),
@@ -287,10 +288,20 @@ def _run_one(wf: dict, store: Store, home: Path, args: argparse.Namespace, mocks
     if args.output in (None, "wide") and _isatty(sys.stderr):
         from tiphys.cli import live as live_view
         live = live_view.LiveTree(sys.stderr, wide=args.output == "wide")
+    chosen = None
+    if not args.dry_run:
+        from tiphys.executors.choose import executor_for
+        chosen = executor_for(wf, flag=getattr(args, "executor", None), home=home)
     if live is None:
-        return execute(wf, store, home, dry_run=args.dry_run, on_update=None, mocks=mocks)
-    with live:
-        return execute(wf, store, home, dry_run=args.dry_run, on_update=live.update, mocks=mocks)
+        final = execute(wf, store, home, dry_run=args.dry_run, on_update=None, mocks=mocks, executor=chosen)
+    else:
+        with live:
+            final = execute(wf, store, home, dry_run=args.dry_run, on_update=live.update, mocks=mocks,
+                            executor=chosen)
+    if chosen is not None and chosen.ran:
+        from tiphys.executors.choose import describe
+        sys.stderr.write(describe(chosen, final))
+    return final
 
 
 def _isatty(stream: Any) -> bool:

@@ -55,7 +55,10 @@ def _selected(store: Store, args: argparse.Namespace, *, with_nodes: bool) -> li
     wanted = _phases(getattr(args, "status", None))
     wfs = store.list_workflows(namespace=args.namespace, prefix=args.prefix, with_nodes=with_nodes)
     result = []
+    labels = _label_test(getattr(args, "selector", None))
     for wf in wfs:
+        if not labels(wf):
+            continue
         phase = (wf.get("status") or {}).get("phase") or "Pending"
         if wanted is not None and phase not in wanted:
             continue
@@ -67,9 +70,23 @@ def _selected(store: Store, args: argparse.Namespace, *, with_nodes: bool) -> li
     return result
 
 
+def _label_test(selectors: list[str] | None):
+    """`-l k=v,k!=w,k in (a,b)` over stored labels (the server's selector grammar)."""
+    if not selectors:
+        return lambda wf: True
+    from tiphys.server import selectors as sel
+    from tiphys.server.errors import ApiError
+    try:
+        return sel.label_selector(",".join(selectors))
+    except ApiError as exc:
+        raise SpecError(f"-l: {exc.message}") from None
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     with state.open_store() as store:
         wfs = _selected(store, args, with_nodes=args.output in ("json", "yaml"))
+    if getattr(args, "limit", None):
+        wfs = wfs[:args.limit]
     if args.output in ("json", "yaml"):
         state.out(state.dump(wfs, args.output))
     elif args.output == "name":

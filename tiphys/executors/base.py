@@ -20,6 +20,19 @@ class InputFile:
 
 
 @dataclass(frozen=True)
+class Mount:
+    """A volume mounted at `path` inside the step (container.volumeMounts + volumes).
+
+    `source` is a host folder or file bound there (hostPath, an emptyDir folder of the
+    step, a claim shared by one workflow's steps); None is a fresh in-memory folder
+    (emptyDir with `medium: Memory`)."""
+
+    path: str
+    source: Path | None = None
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
 class StepSpec:
     key: str                                  # unique per attempt (the node id)
     image: str
@@ -33,6 +46,13 @@ class StepSpec:
     memory_limit: int | None = None           # bytes
     cpu_limit: float | None = None            # cores
     workdir: Path = field(default=Path("."))  # host folder owned by this step: logs, collected outputs
+    # Optional pod fields; executors that cannot honour one ignore it (the host executor does).
+    mounts: tuple[Mount, ...] = ()            # volumeMounts resolved against volumes
+    run_as_user: int | None = None            # securityContext.runAsUser
+    run_as_group: int | None = None           # securityContext.runAsGroup
+    memory_request: int | None = None         # bytes (resources.requests.memory)
+    cpu_request: float | None = None          # cores (resources.requests.cpu)
+    workflow: str = ""                        # "namespace/name" of the workflow (labels, shared volumes)
 
 
 @dataclass(frozen=True)

@@ -50,13 +50,35 @@ def base_args(shim_dir: Path) -> list[str]:
 
 
 def command(bwrap: str, root: Path, base: list[str], extra_binds: list[str], hostname: str,
-            env: dict[str, str], status_fd: int, cwd: str, argv: list[str]) -> list[str]:
-    """The full bwrap command line running `argv` in the sandbox rooted at `root`."""
+            env: dict[str, str], status_fd: int, cwd: str, argv: list[str], env_fd: int | None = None) -> list[str]:
+    """The full bwrap command line running `argv` in the sandbox rooted at `root`. With
+    `env_fd` (from `env_file`), the step's environment is read from that file descriptor
+    (bwrap `--args`) instead of the command line, where any local user could read it in `ps`
+    (a resolved secret, for one)."""
     bw = [bwrap, "--bind", str(root), "/", *base, *extra_binds, "--hostname", hostname]
-    for k, v in env.items():
-        bw += ["--setenv", k, v]
+    if env_fd is not None:
+        bw += ["--args", str(env_fd)]
+    else:
+        for k, v in env.items():
+            bw += ["--setenv", k, v]
     bw += ["--json-status-fd", str(status_fd), "--chdir", cwd, "--", *argv]
     return bw
+
+
+def env_file(env: dict[str, str]) -> int:
+    """An anonymous in-memory file holding `--setenv K V` for every variable, NUL-separated, as
+    bwrap's `--args FD` reads them; the caller passes it to bwrap (pass_fds) and closes it."""
+    data = b"".join(b"--setenv\0" + k.encode() + b"\0" + v.encode() + b"\0" for k, v in env.items())
+    fd = os.memfd_create("tiphys-step-env", os.MFD_CLOEXEC)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def resolve_in_root(root: Path, path: str, cwd: str = "/") -> Path | None:

@@ -29,6 +29,7 @@ from tiphys.executors.bubblewrap import (
     SYSTEM_DIRS, base_args, resolve_in_root,
 )
 from tiphys.executors.bubblewrap import command as bubblewrap_command
+from tiphys.executors.bubblewrap import env_file
 from tiphys.executors.cgroups import _Cgroups, _Group, _safe_name
 from tiphys.executors.handles import LocalHandle, _DoneHandle, _Run
 from tiphys.executors.images import KNOWN_IMAGES, default_argv, image_known, install_shims, parse_image
@@ -211,14 +212,15 @@ class LocalExecutor:
         base = self._bwrap_base()
         r, w = os.pipe()
         os.set_blocking(r, False)
-        bw = bubblewrap_command(self._bwrap, root, base, extra_binds, hostname, env, w, cwd, argv)
+        env_fd = env_file(env)
+        bw = bubblewrap_command(self._bwrap, root, base, extra_binds, hostname, env, w, cwd, argv, env_fd)
         run = _Run(spec, workdir, stdout, stderr, True, root, cwd, status_fd=r, argv0=argv[0])
         try:
             run.group = self._group(spec)
             full = run.group.wrap(bw) if run.group else bw
             proc = await asyncio.create_subprocess_exec(
                 *full, stdin=asyncio.subprocess.DEVNULL, stdout=out_f, stderr=err_f,
-                pass_fds=(w,), start_new_session=True, cwd=str(workdir), env={})
+                pass_fds=(w, env_fd), start_new_session=True, cwd=str(workdir), env={})
         except BaseException:
             os.close(r)
             if run.group:
@@ -226,6 +228,7 @@ class LocalExecutor:
             raise
         finally:
             os.close(w)
+            os.close(env_fd)
         return LocalHandle(proc, run)
 
     async def _start_host(self, spec, workdir, stdout, stderr, out_f, err_f, failed):

@@ -57,6 +57,7 @@ class Runner:
         self.wf, self.store, self.home, self.on_update = wf, store, home, on_update
         self.preset, self.preset_outputs = preset, preset_outputs
         self.journal, self.resume = journal or resume, resume
+        self.observe: Callable[[float], None] | None = None   # told how long each engine call took
         self.dry_run, self.executor = dry_run, executor
         self.repo = LocalRepository(home / "artifacts")
         meta = wf["metadata"]
@@ -70,6 +71,7 @@ class Runner:
         self.last_save = 0.0
         self.save_cost = 0.0
         self.pending_logs: list[tuple[str, str, str, str, str]] = []
+        self.pending_cleanup: list[Path] = []
         self.mocks: dict[str, dict[str, Any]] = {}
         self.plan: Callable[[str, list[str]], None] | None = None
 
@@ -106,7 +108,11 @@ class Runner:
                 batch.append(self.events.get_nowait())
             now = time.time()
             self._write_journal(batch, now)
-            self._apply(engine.handle(batch, now))
+            began = time.perf_counter()
+            actions = engine.handle(batch, now)
+            if self.observe is not None:
+                self.observe(time.perf_counter() - began)
+            self._apply(actions)
             self._save(force=engine.finished)
         for t in self.timers.values():
             t.cancel()
@@ -212,8 +218,9 @@ class Runner:
             self.handles.pop(action.node_id, None)
         out, err = steps.read_logs(result)
         event = steps.collect(action, result, self.repo, self.prefix, action.node_id in self.deadlines, out)
+        # the step's live log files stay until its logs are in the store: readers never see a gap
         self.pending_logs.append((self.wf["metadata"]["name"], action.node_id, action.pod_name, out, err))
-        steps.cleanup(workdir)
+        self.pending_cleanup.append(workdir)
         self.events.put_nowait(event)
 
     def _pretend(self, action: A.StartPod) -> A.PodExited:
@@ -248,6 +255,9 @@ class Runner:
         for entry in self.pending_logs:
             self.store.save_logs(*entry)
         self.pending_logs.clear()
+        for workdir in self.pending_cleanup:
+            steps.cleanup(workdir)
+        self.pending_cleanup.clear()
         self.store.save_workflow(self.wf)
         self.last_save = time.monotonic()
         self.save_cost = self.last_save - now

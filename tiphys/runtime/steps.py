@@ -20,7 +20,8 @@ from tiphys.artifacts.local import LocalRepository
 from tiphys.engine import actions as A
 from tiphys.engine.outputs import RESULT_LIMIT
 from tiphys.errors import TiphysError
-from tiphys.executors.base import InputFile, StepResult, StepSpec
+from tiphys.errors import SchemaError
+from tiphys.executors.base import InputFile, Mount, StepResult, StepSpec
 from tiphys.runtime import quantities
 
 
@@ -41,6 +42,7 @@ def build_spec(action: A.StartPod, workdir: Path, repo: LocalRepository, secrets
     missing secret or key raises SecretError (the step ends in Error), naming it."""
     tmpl = action.template
     body = tmpl.get("container") or tmpl.get("script") or {}
+    pod = _pod_fields(tmpl, body, workdir)
     env, hidden = _environment(body, secrets)
     if hidden:
         workdir = workdir / PRIVATE
@@ -69,7 +71,60 @@ def build_spec(action: A.StartPod, workdir: Path, repo: LocalRepository, secrets
         command=tuple(_str(c) for c in body.get("command") or ()), args=tuple(_str(a) for a in body.get("args") or ()),
         env=env, working_dir=body.get("workingDir"), script=body.get("source") if "script" in tmpl else None,
         inputs=tuple(placed), output_paths=tuple(dict.fromkeys(paths)), memory_limit=memory, cpu_limit=cpu,
-        workdir=workdir)
+        workdir=workdir, **pod)
+
+
+def _pod_fields(tmpl: dict[str, Any], body: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    """The optional pod fields of a StepSpec (honoured by the docker executor): volumeMounts
+    resolved against the template's `volumes`, securityContext.runAsUser/runAsGroup (the
+    container's over the template's), resources.requests, the workflow's name.
+
+    Volumes as Kubernetes gives them to a pod: an emptyDir is a fresh folder of this step
+    (`medium: Memory` a tmpfs), a hostPath the host's path, a persistentVolumeClaim one
+    folder shared by every step of the workflow (workdir's parent is the workflow's folder)."""
+    volumes = {v.get("name"): v for v in tmpl.get("volumes") or [] if isinstance(v, dict)}
+    mounts = []
+    for i, vm in enumerate(body.get("volumeMounts") or []):
+        where = f"volumeMounts[{i}]"
+        name, path = vm.get("name"), vm.get("mountPath")
+        vol = volumes.get(name)
+        if not path:
+            raise SchemaError("mountPath is required", path=where)
+        if vol is None:
+            raise SchemaError(f"no volume named {name!r} in the template's volumes", path=where)
+        if "hostPath" in vol:
+            source: Path | None = Path(str((vol["hostPath"] or {}).get("path", "")))
+        elif "emptyDir" in vol:
+            source = None if (vol["emptyDir"] or {}).get("medium") == "Memory" else workdir / "volumes" / str(name)
+        elif "persistentVolumeClaim" in vol:
+            claim = str((vol["persistentVolumeClaim"] or {}).get("claimName") or name)
+            source = workdir.parent / "volumes" / claim
+        else:
+            raise SchemaError(f"volume {name!r}: only emptyDir, hostPath and persistentVolumeClaim are supported",
+                              path=where)
+        if source is not None and vm.get("subPath"):
+            source = source / str(vm["subPath"])
+        if source is not None and "hostPath" not in vol:
+            source.mkdir(parents=True, exist_ok=True)
+        mounts.append(Mount(str(path), source, bool(vm.get("readOnly"))))
+    security = {**(tmpl.get("securityContext") or {}), **(body.get("securityContext") or {})}
+    requests = (body.get("resources") or {}).get("requests") or {}
+    return dict(
+        mounts=tuple(mounts), run_as_user=_int_or_none(security.get("runAsUser")),
+        run_as_group=_int_or_none(security.get("runAsGroup")),
+        memory_request=int(quantities.parse(requests["memory"], "resources.requests.memory"))
+        if requests.get("memory") else None,
+        cpu_request=quantities.parse(requests["cpu"], "resources.requests.cpu") if requests.get("cpu") else None,
+        workflow=workdir.parent.name)
+
+
+def _int_or_none(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise SchemaError(f"expected an integer, got {value!r}", path="securityContext") from None
 
 
 def collect(action: A.StartPod, result: StepResult, repo: LocalRepository, key_prefix: str,

@@ -9,15 +9,18 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from tiphys.errors import TiphysError
-from tiphys.server import info, openapi, templates, workflows
+from tiphys.server import auth, info, metrics, openapi, operations, templates, workflows
+from tiphys.server import ui
 from tiphys.server.common import State
 from tiphys.server.controller import Controller
 from tiphys.server.errors import INTERNAL, NOT_FOUND, UNIMPLEMENTED, ApiError, invalid
 from tiphys.server.hub import Hub
+from tiphys.store import open_store
 from tiphys.store.sqlite import Store
 
 log = logging.getLogger("tiphys.server")
@@ -44,24 +47,29 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"code": code, "message": message}, status_code=exc.status_code)
 
 
-def create_app(home: Path, *, parallelism: int = 8, executor_factory=None) -> Starlette:
-    """The app over TIPHYS_HOME `home`; the controller runs while the app's lifespan does."""
+def create_app(home: Path, *, parallelism: int = 8, executor_factory=None, auth_mode: str = "server",
+               store_url: str | None = None, namespace_parallelism: int | None = None) -> Starlette:
+    """The app over TIPHYS_HOME `home`; the controller runs while the app's lifespan does.
+    `auth_mode` "client" requires bearer tokens (server/auth.py). `store_url` (tiphys.store.open_store)
+    puts the state elsewhere than home/tiphys.db, e.g. in PostgreSQL; logs and artifacts stay in home."""
     home = Path(home)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = Store(home / "tiphys.db")
+        store = open_store(store_url) if store_url else Store(home / "tiphys.db")
         hub = Hub()
-        controller = Controller(store, home, parallelism=parallelism, hub=hub, executor_factory=executor_factory)
+        controller = Controller(store, home, parallelism=parallelism, hub=hub, executor_factory=executor_factory,
+                                namespace_parallelism=namespace_parallelism)
         controller.start()
         app.state.tiphys = State(store=store, home=home, controller=controller, hub=hub)
+        app.state.metrics = metrics.Metrics(app.state.tiphys)
         try:
             yield
         finally:
             controller.close()
             store.close()
 
-    routes = workflows.ROUTES + templates.ROUTES + info.ROUTES + openapi.ROUTES
-    return Starlette(routes=routes, lifespan=lifespan,
+    routes = auth.ROUTES + workflows.ROUTES + operations.ROUTES + templates.ROUTES + info.ROUTES + openapi.ROUTES + metrics.ROUTES + ui.ROUTES
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(auth.AuthMiddleware, mode=auth_mode)],
                      exception_handlers={ApiError: _api_error, TiphysError: _tiphys_error,
                                          HTTPException: _http_error})

@@ -7,7 +7,7 @@ import socket
 
 from tiphys.errors import SpecError
 
-AUTH_MODES = ("server",)
+AUTH_MODES = ("client", "server")
 
 
 def is_loopback(host: str) -> bool:
@@ -25,8 +25,8 @@ def is_loopback(host: str) -> bool:
 
 def check_bind(host: str, auth_mode: str) -> None:
     if auth_mode not in AUTH_MODES:
-        raise SpecError(f"--auth-mode {auth_mode}: only 'server' is implemented so far "
-                        "(bearer tokens, 'client' and 'sso', come in a later version)")
+        raise SpecError(f"--auth-mode {auth_mode}: expected 'client' (bearer tokens from tiphys auth token "
+                        "create) or 'server' (no tokens, loopback only); 'sso' is not supported")
     if auth_mode == "server" and not is_loopback(host):
         raise SpecError(f"--auth-mode server has no authentication: it only binds to a loopback address "
                         f"(127.0.0.1, ::1, localhost), not {host!r}; anyone who can reach the port could "
@@ -37,10 +37,34 @@ def cmd_server(args: argparse.Namespace) -> int:
     check_bind(args.host, args.auth_mode)
     if args.parallelism < 1:
         raise SpecError("--parallelism must be at least 1")
+    ns_limit = getattr(args, "namespace_parallelism", None)
+    if ns_limit is not None and ns_limit < 1:
+        raise SpecError("--namespace-parallelism must be at least 1")
     import uvicorn
 
     from tiphys.cli import home as state
     from tiphys.server.app import create_app
-    app = create_app(state.home_dir(), parallelism=args.parallelism)
+    store_url = getattr(args, "store", None)
+    if store_url:
+        from tiphys.store import open_store
+        open_store(store_url).close()  # a bad URL or an unreachable database fails here, clearly
+    if args.auth_mode == "client":
+        _client_mode_notes(args.host, store_url)
+    app = create_app(state.home_dir(), parallelism=args.parallelism, auth_mode=args.auth_mode,
+                     store_url=store_url, namespace_parallelism=ns_limit)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log)
     return 0
+
+
+def _client_mode_notes(host: str, store_url: str | None = None) -> None:
+    import sys
+
+    from tiphys.cli import home as state
+    from tiphys.store import open_store
+    with (open_store(store_url) if store_url else state.open_store()) as store:
+        if not store.list_tokens():
+            print("tiphys server: no tokens yet; every API request will get 401 until you run "
+                  "`tiphys auth token create --namespace NS`", file=sys.stderr)
+    if not is_loopback(host):
+        print("tiphys server: this server speaks plain HTTP; tokens cross the network in clear text "
+              "unless a TLS proxy is in front of it", file=sys.stderr)

@@ -92,6 +92,7 @@ class Controller:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._queue: deque[Job] = deque()
+        self.operation_observers: list[Callable[[float], None]] = []   # metrics: seconds per engine call
         self._mine: set[Key] = set()      # queued or running here (from submit, before it is queued)
         self._runners: dict[Key, Any] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -217,7 +218,7 @@ class Controller:
     def retry(self, namespace: str, name: str, *, restart_successful: bool = False, node_field_selector: str = "",
               parameters: list[str] | tuple[str, ...] = ()) -> dict:
         """`argo retry`: run a Failed/Error workflow again, keeping its Succeeded nodes."""
-        wf = self._stored(namespace, name)
+        wf = self._settled(namespace, name)
         if self._live(namespace, name):
             raise SpecError(f"workflow {name!r} is still running")
         new, keep, outputs = rerun.retry(wf, restart_successful=restart_successful,
@@ -265,6 +266,17 @@ class Controller:
             raise NotFoundError(f'workflows.argoproj.io "{name}" not found')
         return wf
 
+    def _settled(self, namespace: str, name: str, timeout: float = 5.0) -> dict:
+        """The record, once a workflow that already shows a final phase is done wrapping up
+        (its runner saves the end a moment before the controller lets go of it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            wf = self._stored(namespace, name)
+            if (not self._live(namespace, name) or (wf.get("status") or {}).get("phase") not in COMPLETED_PHASES
+                    or time.monotonic() > deadline):
+                return wf
+            time.sleep(0.02)
+
     def _live(self, namespace: str, name: str) -> bool:
         with self._lock:
             return (namespace, name) in self._mine
@@ -276,8 +288,9 @@ class Controller:
                             else f"workflow {name!r} has no suspended node")
 
     def _send(self, namespace: str, name: str, events: list, *, suspend: bool | None = None) -> None:
-        if not self._live(namespace, name):
-            raise NotRunning(f"workflow {name!r} is not running")
+        phase = (self._settled(namespace, name).get("status") or {}).get("phase")
+        if not self._live(namespace, name) or phase in COMPLETED_PHASES:
+            raise NotRunning(f"workflow {name!r} is not running" + (f" (it is {phase})" if phase else ""))
         done = threading.Event()
         self._call(self._deliver, (namespace, name), events, suspend, done)
         done.wait(5)
@@ -420,10 +433,16 @@ class Controller:
         status = wf.pop("status", None) or {}
         keep = status.get("nodes") if not job.resume else None
         key = key_of(wf)
-        return Runner(wf, store=_NamespacedStore(self.store, key[0]), home=self.home, dry_run=False, executor=executor,
-                      on_update=lambda w: self._updated(key, w), preset=keep or None,
-                      preset_outputs=(status.get("outputs") or None) if keep else None,
-                      journal=True, resume=job.resume)
+        runner = Runner(wf, store=_NamespacedStore(self.store, key[0]), home=self.home, dry_run=False,
+                        executor=executor, on_update=lambda w: self._updated(key, w), preset=keep or None,
+                        preset_outputs=(status.get("outputs") or None) if keep else None,
+                        journal=True, resume=job.resume)
+        runner.observe = self._observe
+        return runner
+
+    def _observe(self, seconds: float) -> None:
+        for observer in self.operation_observers:
+            observer(seconds)
 
     def _updated(self, key: Key, wf: dict) -> None:
         """Runner callback (every engine step): keep a snapshot for get/watch, a few a second."""

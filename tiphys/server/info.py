@@ -1,4 +1,4 @@
-"""Server information routes: /api/v1/info, /api/v1/version, /api/v1/userinfo."""
+"""Server information routes: /api/v1/info, /api/v1/version (userinfo is in server/auth.py)."""
 from __future__ import annotations
 
 import platform
@@ -30,13 +30,7 @@ async def version(request: Request) -> JSONResponse:
     return JSONResponse(version_info())
 
 
-async def userinfo(request: Request) -> JSONResponse:
-    """Who the caller is: nobody in particular under --auth-mode server."""
-    return JSONResponse({})
-
-
 ROUTES = [
     Route("/api/v1/info", info, methods=["GET"]),
     Route("/api/v1/version", version, methods=["GET"]),
-    Route("/api/v1/userinfo", userinfo, methods=["GET"]),
 ]

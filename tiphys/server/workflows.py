@@ -361,6 +361,17 @@ async def workflow_logs(request: Request) -> StreamingResponse:
 
 # -- watch -------------------------------------------------------------------------------------
 
+def _named(field_sel: str | None, name_filter: str | None) -> str | None:
+    """The one workflow name an exact `metadata.name=X` field selector asks for, if any."""
+    if (name_filter or "Exact").capitalize() != "Exact":
+        return None
+    for part in selectors.split_terms(field_sel or ""):
+        m = re.match(r"^metadata\.name\s*(==|=)\s*(.+)$", part)
+        if m:
+            return m.group(2).strip()
+    return None
+
+
 async def watch_workflows(request: Request) -> StreamingResponse:
     """`{"result": {"type": ADDED|MODIFIED|DELETED, "object": wf}}` lines: ADDED for every
     matching workflow first (as a Kubernetes watch without resourceVersion), then changes."""
@@ -380,11 +391,20 @@ async def watch_workflows(request: Request) -> StreamingResponse:
         return (json.dumps(obj, ensure_ascii=False) + "\n").encode()
 
     sub = st.hub.subscribe(accept)
+    # A watch from a resourceVersion (what a client that has just listed sends) gets changes
+    # only, as a Kubernetes watch does; otherwise every matching workflow first, as ADDED.
+    replay = not q.get("listOptions.resourceVersion")
+    only = _named(q.get("listOptions.fieldSelector"), q.get("nameFilter"))
+
+    def existing() -> list[dict]:
+        if only is not None:
+            found = st.store.get_workflow(only, ns) if ns else None
+            return [found] if found else []
+        return list(reversed(st.store.list_workflows(namespace=ns)))
 
     async def stream() -> AsyncIterator[bytes]:
         try:
-            existing = st.store.list_workflows(namespace=ns)
-            for wf in reversed(existing):
+            for wf in (await asyncio.to_thread(existing)) if replay else []:
                 meta = wf.get("metadata") or {}
                 wf = st.controller.snapshot(meta.get("namespace") or "default", meta.get("name", "")) or wf
                 if accept(wf):

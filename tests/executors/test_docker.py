@@ -1,0 +1,189 @@
+"""DockerExecutor against a real engine: our own `podman system service` on a temp socket
+(the `docker_url` fixture of contract.py). The contract shared with the other backends is
+in contract.py; these are the container-specific parts and whole workflows through the
+runtime."""
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from contract import containers, docker_url, execute, Backend, sh, spec  # noqa: F401 (fixture)
+from tiphys.executors.base import Mount, StepSpec
+from tiphys.executors.docker import DockerExecutor, kernel_oom
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+EXAMPLES = SHARED / "conformance" / "examples"
+
+
+@pytest.fixture
+def ex(docker_url) -> Backend:
+    executor = DockerExecutor(docker_url)
+    yield Backend(executor)
+    executor.close()
+
+
+# ------------------------------------------------------------------ pure parts
+
+def _args(s: StepSpec, image_config: dict) -> dict:
+    pytest.importorskip("docker")
+    return DockerExecutor("unix:///nonexistent").create_args(s, image_config)
+
+
+def test_entrypoint_and_cmd_follow_kubernetes_rules(tmp_path):
+    busybox = {"Cmd": ["sh"]}
+    a = _args(spec(tmp_path, command=("echo",)), busybox)
+    assert (a["entrypoint"], a["command"]) == (["echo"], [])          # command drops the image's CMD
+    a = _args(spec(tmp_path, args=("echo", "x")), busybox)
+    assert (a["entrypoint"], a["command"]) == (None, ["echo", "x"])   # args replace CMD only
+    a = _args(spec(tmp_path), busybox)
+    assert (a["entrypoint"], a["command"]) == (None, None)            # the image's own
+    a = _args(spec(tmp_path, command=("python",), script="print(1)"), {"Cmd": ["python3"]})
+    assert (a["entrypoint"], a["command"]) == (["python"], ["/argo/staging/script"])
+    a = _args(spec(tmp_path, script="echo"), {"Cmd": ["python3"]})
+    assert a["command"] == ["python3", "/argo/staging/script"]
+    a = _args(spec(tmp_path, script="echo"), {"Entrypoint": ["/argosay"], "Cmd": None})
+    assert (a["entrypoint"], a["command"]) == (None, ["/argo/staging/script"])
+
+
+def test_limits_user_mounts_and_labels(tmp_path):
+    s = spec(tmp_path, memory_limit=64 << 20, cpu_limit=0.5, memory_request=32 << 20, cpu_request=0.1,
+             run_as_user=1000, run_as_group=100, workflow="default/wf",
+             mounts=(Mount("/data", tmp_path / "d"), Mount("/ro", tmp_path / "r", read_only=True), Mount("/mem")))
+    a = _args(s, {})
+    hc = a["host_config"]
+    assert (hc["Memory"], hc["MemorySwap"], hc["MemoryReservation"]) == (64 << 20, 64 << 20, 32 << 20)
+    assert (hc["NanoCpus"], hc["CpuShares"]) == (500_000_000, 102)
+    assert a["user"] == "1000:100"
+    assert sorted(hc["Binds"]) == [f"{tmp_path / 'd'}:/data:rw", f"{tmp_path / 'r'}:/ro:ro"]
+    assert [(m["Target"], m["Type"]) for m in hc["Mounts"]] == [("/mem", "tmpfs")]
+    assert a["labels"] == {"tiphys.step": s.key, "tiphys.workflow": "default/wf"}
+    assert hc["NetworkMode"] == "host" and hc["Init"] is True
+    assert {u["Name"] for u in hc["Ulimits"]} == {"nofile", "nproc"}
+
+
+def test_kernel_oom_ignores_other_containers():
+    assert kernel_oom(uuid.uuid4().hex * 2) is False
+
+
+# ------------------------------------------------------------------ against podman
+
+
+@pytest.mark.integration
+def test_run_as_user_volumes_and_ulimits(tmp_path, ex):
+    shared = tmp_path / "host"
+    shared.mkdir()
+    (shared / "in.txt").write_text("from host\n")
+    os.chmod(shared, 0o777)
+    s = sh(tmp_path, "id -u; id -g; cat /data/in.txt; echo back > /data/out.txt; echo m > /mem/x && cat /mem/x; "
+                     "touch /ro/x 2>/dev/null || echo read-only; ulimit -n",
+           run_as_user=1000, run_as_group=1000,
+           mounts=(Mount("/data", shared), Mount("/mem"), Mount("/ro", shared, read_only=True)))
+    r = execute(ex, s)
+    lines = r.stdout.read_text().splitlines()
+    assert r.exit_code == 0, r.stderr.read_text()
+    assert lines[:5] == ["1000", "1000", "from host", "m", "read-only"]
+    assert int(lines[5]) >= 1024
+    assert (shared / "out.txt").read_text() == "back\n"
+
+
+@pytest.mark.integration
+def test_missing_image_is_an_error(tmp_path, ex):
+    r = execute(ex, spec(tmp_path, "example.com/no/such-image:1"))
+    assert r.exit_code is None and "is not available" in r.error
+
+
+@pytest.mark.integration
+def test_logs_stream_while_the_step_runs(tmp_path, ex):
+    async def go():
+        s = sh(tmp_path, "echo first; echo oops >&2; sleep 2; echo second")
+        h = await ex.executor.start(s)
+        for _ in range(100):
+            if s.workdir.joinpath("stdout").read_text() == "first\n":
+                break
+            await asyncio.sleep(0.05)
+        early = (s.workdir / "stdout").read_text(), (s.workdir / "stderr").read_text()
+        return early, await h.wait()
+
+    (out, err), r = asyncio.run(go())
+    assert (out, err) == ("first\n", "oops\n")
+    assert r.stdout.read_text() == "first\nsecond\n"
+
+
+@pytest.mark.integration
+def test_no_container_is_left_behind(tmp_path, ex):
+    tag = f"leak-{uuid.uuid4().hex[:8]}"      # only this test's containers (others may run now)
+
+    async def go():
+        h = await ex.executor.start(sh(tmp_path, "sleep 300", workflow=tag))
+        assert len(containers(f"tiphys.workflow={tag}")) == 1
+        await h.stop()
+        await h.wait()
+    asyncio.run(go())
+    execute(ex, spec(tmp_path, command=("no-such-command",), workflow=tag))
+    execute(ex, spec(tmp_path, command=("/etc/passwd",), workflow=tag))
+    execute(ex, sh(tmp_path, "exit 2", output_paths=("/nope",), workflow=tag))
+    execute(ex, spec(tmp_path, "python:3.11", command=("python", "-c", "bytearray(200 << 20)"),
+                     memory_limit=32 << 20, workflow=tag))
+    assert containers(f"tiphys.workflow={tag}") == []
+
+
+# ------------------------------------------------------------------ whole workflows
+
+def _workflow(path: Path) -> dict:
+    from tiphys.spec import load
+    if not path.exists():
+        pytest.skip(f"../shared is absent: {path} not found")
+    wf = copy.deepcopy(load.load_file(path)[0].raw)
+    meta = wf["metadata"]
+    meta.setdefault("name", (meta.get("generateName") or "wf-") + uuid.uuid4().hex[:5])
+    return wf
+
+
+def _run(tmp_path: Path, wf: dict, executor: DockerExecutor) -> dict:
+    from tiphys.runtime import runner
+    from tiphys.store.sqlite import Store
+    return runner.run(wf, store=Store(tmp_path / "tiphys.db"), home=tmp_path, executor=executor)
+
+
+def _pods(wf: dict) -> dict[str, dict]:
+    return {n["displayName"]: n for n in wf["status"]["nodes"].values() if n["type"] == "Pod"}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("example, phase, check", [
+    ("hello-world.yaml", "Succeeded", None),
+    ("output-parameter.yaml", "Succeeded", "hello world"),
+    ("artifact-passing.yaml", "Succeeded", None),
+    ("scripts-python.yaml", "Succeeded", None),
+    ("exit-code-output-variable.yaml", "Succeeded", None),
+])
+def test_conformance_examples_through_the_runtime(tmp_path, docker_url, example, phase, check):
+    executor = DockerExecutor(docker_url)
+    wf = _run(tmp_path, _workflow(EXAMPLES / example), executor)
+    executor.close()
+    assert wf["status"]["phase"] == phase, json.dumps(wf["status"], indent=1)[:3000]
+    if check:
+        assert check in json.dumps(wf["status"])
+    assert containers(f"tiphys.workflow={wf['metadata']['name']}") == []
+
+
+@pytest.mark.integration
+def test_a_step_over_its_memory_limit_is_oomkilled(tmp_path, docker_url):
+    wf = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"name": f"oom-{uuid.uuid4().hex[:5]}"},
+          "spec": {"entrypoint": "hog", "templates": [{"name": "hog", "script": {
+              "image": "python:3.11", "command": ["python"],
+              "source": "x = bytearray(300 * 1024 * 1024)\nprint('allocated')\n",
+              "resources": {"limits": {"memory": "64Mi"}}}}]}}
+    executor = DockerExecutor(docker_url)
+    wf = _run(tmp_path, wf, executor)
+    executor.close()
+    pod = _pods(wf)[wf["metadata"]["name"]]
+    assert wf["status"]["phase"] == "Failed"
+    assert (pod["phase"], pod["message"]) == ("Failed", "OOMKilled (exit code 137)")
+    assert pod["outputs"]["exitCode"] == "137"

@@ -1,0 +1,497 @@
+"""Run each step as a container through the Docker Engine API (Docker, or podman's
+`podman system service`, which speaks the same API), with the `docker` Python SDK.
+
+One step is one container, as one Argo step is one pod's `main` container:
+
+- argv: `command` replaces the image's ENTRYPOINT and `args` its CMD (Kubernetes rules);
+  without either the image's own run. A script's source is copied to
+  `/argo/staging/script` and that path appended to argv, as Argo does (a script without
+  `command` runs with the image's default, e.g. `sh` or `python3`).
+- env, workingDir, securityContext.runAsUser/runAsGroup, resources (limits: memory with no
+  extra swap, nano-CPUs; requests: memory reservation, CPU shares), volumeMounts (host
+  folders bound, in-memory emptyDirs as tmpfs), ulimits within this host's hard limits.
+- Inputs and the script are copied in with `put_archive` before start; declared outputs
+  are copied out with `get_archive` after exit into `workdir/outputs/`.
+- stdout and stderr are attached before start and stream into `workdir/stdout|stderr` as
+  the step writes them.
+- OOM: `State.OOMKilled` (Docker sets it); podman 4.3 on cgroup v1 leaves it false, so the
+  kernel log is read too: a `oom-kill:` record naming the container's memory cgroup
+  (`oom_memcg=.../libpod-<id>`). The cgroup itself is gone by the time `wait` returns, and
+  v1 does not count a child's OOM kills in a parent's `memory.oom_control`. Either way
+  the result is exit code 137 and `oom_killed=True`, as the host executor reports it.
+- Network: the host's (`network_mode="host"`), like the host executor and like an Argo
+  pod, which has network. A private bridge costs about 200 ms more per step here
+  (netavark); `DockerExecutor(network="bridge"|"none")` picks another mode.
+- Containers are labelled `tiphys.step` / `tiphys.workflow` and removed once the step's
+  logs and outputs are copied out: the store keeps those, so a kept container would only
+  be a leak (Argo's `podGC` exists to bound the same leak in a cluster).
+- Images are never pulled: a missing image is an Error naming it (see scripts/images).
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+import re
+import tarfile
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from tiphys.executors import podman
+from tiphys.executors.base import StepResult, StepSpec
+from tiphys.executors.handles import _DoneHandle
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "1.41"
+SCRIPT_PATH = "/argo/staging/script"
+LABEL_STEP, LABEL_WORKFLOW = "tiphys.step", "tiphys.workflow"
+KNOWN_SOCKETS = ("/var/run/docker.sock", "/run/podman/podman.sock")
+
+
+def _docker():
+    import docker  # imported lazily: the host executor never needs it
+    return docker
+
+
+def resolve_base_url(base_url: str | None = None, start: bool = True) -> str | None:
+    """The engine to talk to: `base_url`, else $DOCKER_HOST, else a known local socket that
+    answers, else (when `start`) a podman service started for us; None if there is none."""
+    if base_url:
+        return base_url
+    if os.environ.get("DOCKER_HOST"):
+        return os.environ["DOCKER_HOST"]
+    for path in (*KNOWN_SOCKETS, str(podman.SOCKET)):
+        if podman.ping(path, 0.3):
+            return f"unix://{path}"
+    if start and podman.installed():
+        return podman.ensure_service()
+    return None
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-.")[:60] or "step"
+
+
+class DockerExecutor:
+    """Steps as containers of a Docker-API engine (`base_url` None: see resolve_base_url)."""
+
+    name = "docker"
+
+    def __init__(self, base_url: str | None = None, *, network: str = "host",
+                 api_version: str = API_VERSION, remove: bool = True):
+        self._base_url = base_url
+        self.network = network
+        self.api_version = api_version
+        self.remove = remove
+        self._ctl = None                  # short calls (create, start, archives, remove)
+        self._long = None                 # calls that block for the step's life (attach, wait)
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tiphys-docker")
+        self._images: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def available(base_url: str | None = None) -> bool:
+        """Quick (about 1 s at most): an engine answers, or podman can be started for one."""
+        url = base_url or os.environ.get("DOCKER_HOST")
+        if url:
+            if url.startswith("unix://"):
+                return podman.ping(url[len("unix://"):], 1.0)
+            try:
+                docker = _docker()
+                return bool(docker.APIClient(base_url=url, version=API_VERSION, timeout=1).ping())
+            except Exception:
+                return False
+        return resolve_base_url(start=False) is not None or podman.installed()
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            url = resolve_base_url()
+            if url is None:
+                from tiphys.errors import InfrastructureError
+                raise InfrastructureError("no Docker-API engine: set DOCKER_HOST, or install podman and runc")
+            self._base_url = url
+        return self._base_url
+
+    def _clients(self):
+        with self._lock:
+            if self._ctl is None:
+                docker = _docker()
+                self._ctl = docker.APIClient(base_url=self.base_url, version=self.api_version,
+                                             timeout=300, max_pool_size=16)
+                self._long = docker.APIClient(base_url=self.base_url, version=self.api_version,
+                                              timeout=None, max_pool_size=256)
+        return self._ctl, self._long
+
+    async def _call(self, fn, *args, **kwargs):
+        return await asyncio.get_running_loop().run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
+        for client in (self._ctl, self._long):
+            if client is not None:
+                client.close()
+
+    # ------------------------------------------------------------------ per step
+
+    def _image(self, api, image: str) -> dict[str, Any]:
+        found = self._images.get(image)
+        if found is None:
+            found = self._images[image] = api.inspect_image(image).get("Config") or {}
+        return found
+
+    async def start(self, spec: StepSpec):
+        workdir = Path(spec.workdir).absolute()
+        stdout, stderr = workdir / "stdout", workdir / "stderr"
+
+        def failed(msg: str) -> _DoneHandle:
+            return _DoneHandle(StepResult(exit_code=None, stdout=stdout, stderr=stderr,
+                                          outputs={p: None for p in spec.output_paths}, error=msg))
+        try:
+            workdir.mkdir(parents=True, exist_ok=True)
+            stdout.write_bytes(b"")
+            stderr.write_bytes(b"")
+        except OSError as e:
+            return failed(f"cannot prepare step folder {workdir}: {e}")
+        for item in spec.inputs:
+            if not os.path.lexists(item.source):
+                return failed(f"input source {item.source} for {item.path} does not exist")
+        try:
+            ctl, long = self._clients()
+        except Exception as e:
+            return failed(f"cannot reach the container engine: {e}")
+        docker = _docker()
+        try:
+            config = await self._call(self._image, ctl, spec.image)
+        except docker.errors.ImageNotFound:
+            return failed(f"image {spec.image!r} is not available to the container engine "
+                          f"(images are not pulled; see scripts/images)")
+        except Exception as e:
+            return failed(f"cannot inspect image {spec.image!r}: {e}")
+        run = _Run(self, spec, workdir, stdout, stderr, ctl, long)
+        try:
+            return await run.launch(config)
+        except Exception as e:
+            log.debug("step %s failed to start", spec.key, exc_info=True)
+            await run.discard()
+            return failed(f"cannot start container: {_explain(e)}")
+
+    def create_args(self, spec: StepSpec, config: dict[str, Any]) -> dict[str, Any]:
+        """The create_container arguments for `spec` (pure apart from the SDK's types)."""
+        docker = _docker()
+        entrypoint: list[str] | None = None
+        cmd: list[str] | None = None
+        if spec.command:
+            entrypoint, cmd = list(spec.command), list(spec.args)
+        elif spec.args:
+            cmd = list(spec.args)
+        if spec.script is not None:
+            if cmd is None:
+                cmd = [] if config.get("Entrypoint") else list(config.get("Cmd") or ["sh"])
+            cmd.append(SCRIPT_PATH)
+        lim = podman.ulimits()
+        binds: list[str] = []       # a list: one host folder may be mounted at several paths
+        mounts = []
+        for m in spec.mounts:
+            if m.source is None:
+                mounts.append(docker.types.Mount(m.path, None, type="tmpfs", read_only=m.read_only))
+            else:
+                binds.append(f"{Path(m.source).absolute()}:{m.path}:{'ro' if m.read_only else 'rw'}")
+        memory = spec.memory_limit
+        host_config = dict(
+            network_mode=self.network,
+            init=True,    # an init as PID 1 (catatonit/tini), as Argo's emissary: the step is not PID 1
+            ulimits=[docker.types.Ulimit(name="nofile", soft=lim["nofile"], hard=lim["nofile"]),
+                     docker.types.Ulimit(name="nproc", soft=lim["nproc"], hard=lim["nproc"])],
+            mem_limit=memory, memswap_limit=memory,  # Kubernetes gives no swap beyond the limit
+            mem_reservation=spec.memory_request,
+            nano_cpus=int(spec.cpu_limit * 1e9) if spec.cpu_limit else None,
+            cpu_shares=max(2, int(spec.cpu_request * 1024)) if spec.cpu_request else None,
+            binds=binds or None, mounts=mounts or None)
+        user = None
+        if spec.run_as_user is not None:
+            user = str(spec.run_as_user) + (f":{spec.run_as_group}" if spec.run_as_group is not None else "")
+        elif spec.run_as_group is not None:
+            user = f"0:{spec.run_as_group}"
+        labels = {LABEL_STEP: spec.key}
+        if spec.workflow:
+            labels[LABEL_WORKFLOW] = spec.workflow
+        return dict(image=spec.image, entrypoint=entrypoint, command=cmd, environment=dict(spec.env),
+                    working_dir=spec.working_dir or None, user=user, labels=labels,
+                    name=f"tiphys-{_safe(spec.key)}-{uuid.uuid4().hex[:6]}", use_config_proxy=False,
+                    host_config=docker.types.HostConfig(
+                        self.api_version, **{k: v for k, v in host_config.items() if v is not None}))
+
+
+def _explain(e: BaseException) -> str:
+    text = getattr(e, "explanation", None)
+    return str(text) if text else f"{type(e).__name__}: {e}"
+
+
+def _not_runnable(message: str) -> int | None:
+    """127/126 when the engine could not exec the step's program (as a shell reports it)."""
+    low = message.lower()
+    if "not found" in low or "no such file or directory" in low:
+        return 127
+    if "permission denied" in low:
+        return 126
+    return None
+
+
+def _exec_target(message: str, fallback: str) -> str:
+    m = re.search(r'exec: "?([^":]+)"?:', message)
+    return m.group(1) if m else fallback
+
+
+def _tar_inputs(spec: StepSpec, cwd: str) -> bytes | None:
+    """One tar with the inputs and the script at their paths inside the step (no parent
+    folder entries: the engine creates missing parents and existing ones keep their mode)."""
+    if not spec.inputs and spec.script is None:
+        return None
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for item in spec.inputs:
+            dest = PurePosixPath(cwd) / item.path
+            tar.add(str(item.source), arcname=str(dest).lstrip("/"), recursive=True)
+        if spec.script is not None:
+            data = spec.script.encode()
+            info = tarfile.TarInfo(SCRIPT_PATH.lstrip("/"))
+            info.size, info.mode = len(data), 0o755
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def kernel_oom(container_id: str) -> bool:
+    """Did the kernel log an OOM kill in this container's memory cgroup (/dev/kmsg)?"""
+    try:
+        fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        while True:
+            try:
+                record = os.read(fd, 8192)
+            except BlockingIOError:
+                return False
+            except BrokenPipeError:          # overwritten while reading: go on
+                continue
+            except OSError:
+                return False
+            if not record:
+                return False
+            if b"oom-kill:" in record and container_id.encode() in record:
+                return True
+    finally:
+        os.close(fd)
+
+
+class _Run:
+    """One step's container: launch, follow, finish (outputs, OOM, removal)."""
+
+    def __init__(self, ex: DockerExecutor, spec: StepSpec, workdir: Path, stdout: Path, stderr: Path, ctl, long):
+        self.ex, self.spec, self.workdir, self.stdout, self.stderr = ex, spec, workdir, stdout, stderr
+        self.ctl, self.long = ctl, long
+        self.cid: str | None = None
+        self.cwd = "/"
+        self.argv0 = "?"
+        self.attached = threading.Event()
+
+    async def launch(self, config: dict[str, Any]):
+        spec, ex = self.spec, self.ex
+        docker = _docker()
+        self.cwd = spec.working_dir or config.get("WorkingDir") or "/"
+        args = ex.create_args(spec, config)
+        self.argv0 = next(iter(args["entrypoint"] or config.get("Entrypoint") or args["command"]
+                               or config.get("Cmd") or ["?"]))
+        created = await ex._call(self.ctl.create_container, **args)
+        self.cid = created["Id"]
+        payload = await ex._call(_tar_inputs, spec, self.cwd)
+        if payload is not None:
+            await ex._call(self.ctl.put_archive, self.cid, "/", payload)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future = loop.create_future()
+        follower = threading.Thread(target=self._follow, args=(loop, done), daemon=True,
+                                    name=f"tiphys-docker-{spec.key}")
+        follower.start()
+        await loop.run_in_executor(ex._pool, self.attached.wait, 10)
+        try:
+            await ex._call(self.ctl.start, self.cid)
+        except docker.errors.APIError as e:
+            message = _explain(e)
+            code = _not_runnable(message)
+            if code is None:
+                raise
+            with open(self.stderr, "a") as f:
+                f.write(f"exec: {_exec_target(message, self.argv0)}: {'not found' if code == 127 else 'permission denied'}\n")
+            done.cancel()                 # the follower finds the container gone: nothing to report
+            await self.discard()
+            return _DoneHandle(StepResult(exit_code=code, stdout=self.stdout, stderr=self.stderr,
+                                          outputs={p: None for p in spec.output_paths}))
+        return DockerHandle(self, done)
+
+    def _follow(self, loop: asyncio.AbstractEventLoop, done: asyncio.Future) -> None:
+        """Thread: stream stdout/stderr into the step's files until the container exits,
+        then report its exit code (or the exception) to `done`."""
+        streamed = False
+        try:
+            try:
+                frames = self.long.attach(self.cid, stdout=True, stderr=True, stream=True, logs=True, demux=True)
+            finally:
+                self.attached.set()
+            with open(self.stdout, "ab", buffering=0) as out, open(self.stderr, "ab", buffering=0) as err:
+                for o, e in frames:
+                    if o:
+                        out.write(o)
+                    if e:
+                        err.write(e)
+            streamed = True
+        except Exception:
+            log.debug("attach to %s failed; logs are read after exit", self.cid, exc_info=True)
+        try:
+            status = self.long.wait(self.cid)
+            code = int(status.get("StatusCode", -1))
+            if not streamed:
+                self.stdout.write_bytes(self.long.logs(self.cid, stdout=True, stderr=False))
+                self.stderr.write_bytes(self.long.logs(self.cid, stdout=False, stderr=True))
+            loop.call_soon_threadsafe(_settle, done, code, None)
+        except Exception as e:
+            loop.call_soon_threadsafe(_settle, done, None, e)
+
+    def init_exec_failure(self, code: int) -> int:
+        """The init (PID 1) could not exec the step's program: 127/126 as a shell says it."""
+        try:
+            with open(self.stderr, "rb") as f:
+                f.seek(max(0, f.seek(0, os.SEEK_END) - 512))
+                tail = f.read().decode(errors="replace")
+        except OSError:
+            return code
+        m = (re.search(r"catatonit.*failed to exec pid1: (.*)$", tail, re.M)
+             or re.search(r"tini.*exec .* failed: (.*)$", tail, re.M))
+        if m is None:
+            return code
+        new = _not_runnable(m.group(1))
+        if new is None:
+            return code
+        with open(self.stderr, "a") as f:
+            f.write(f"exec: {self.argv0}: {'not found' if new == 127 else 'permission denied'}\n")
+        return new
+
+    def collect(self, path: str) -> Path | None:
+        """Copy `path` out of the (exited) container into workdir/outputs; None if missing."""
+        docker = _docker()
+        full = str(PurePosixPath(self.cwd) / path)
+        try:
+            stream, _ = self.ctl.get_archive(self.cid, full)
+            data = b"".join(stream)
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as e:
+            if e.status_code in (404, 500) and "no such file" in _explain(e).lower():
+                return None
+            raise
+        dest = self.workdir / "outputs" / uuid.uuid4().hex[:8]
+        dest.mkdir(parents=True)
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            members = tar.getmembers()
+            if not members:
+                return None
+            top = members[0].name.split("/")[0]
+            tar.extractall(dest, filter="tar")
+        found = dest / top
+        return found if os.path.lexists(found) else None
+
+    async def discard(self) -> None:
+        if self.cid is None or not self.ex.remove:
+            return
+        try:
+            await self.ex._call(self.ctl.remove_container, self.cid, force=True, v=True)
+        except Exception as e:
+            if getattr(e, "status_code", None) != 404:
+                log.warning("could not remove container %s: %s", self.cid[:12], _explain(e))
+
+
+def _settle(fut: asyncio.Future, code: int | None, exc: BaseException | None) -> None:
+    if fut.done():
+        return
+    if exc is not None:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(code)
+
+
+class DockerHandle:
+    def __init__(self, run: _Run, done: asyncio.Future):
+        self._run = run
+        self._done = done
+        self._stopped = False
+        self._task = asyncio.ensure_future(self._finish())
+
+    @property
+    def container_id(self) -> str:
+        return self._run.cid or ""
+
+    async def wait(self) -> StepResult:
+        return await asyncio.shield(self._task)
+
+    async def stop(self, grace: float = 0.0) -> None:
+        if self._done.done():
+            return
+        self._stopped = True
+        run = self._run
+        if grace > 0:
+            await self._kill("SIGTERM")
+            try:
+                await asyncio.wait_for(asyncio.shield(self._done), grace)
+                return
+            except asyncio.TimeoutError:
+                pass
+            except Exception:
+                return
+        await self._kill("SIGKILL")
+        try:
+            await asyncio.wait_for(asyncio.shield(self._done), 30)
+        except asyncio.TimeoutError:
+            log.warning("container %s did not exit 30 s after SIGKILL", (run.cid or "")[:12])
+        except Exception:
+            pass
+
+    async def _kill(self, sig: str) -> None:
+        run = self._run
+        try:
+            # its own thread: the shared pool may be busy with slow archive copies
+            await asyncio.to_thread(run.ctl.kill, run.cid, sig)
+        except Exception as e:            # already exited: nothing to do
+            log.debug("kill %s %s: %s", (run.cid or "")[:12], sig, _explain(e))
+
+    async def _finish(self) -> StepResult:
+        run, spec = self._run, self._run.spec
+        outputs: dict[str, Path | None] = {p: None for p in spec.output_paths}
+        try:
+            code = await self._done
+        except Exception as e:
+            await run.discard()
+            return StepResult(exit_code=None, stdout=run.stdout, stderr=run.stderr, outputs=outputs,
+                              stopped=self._stopped, error=f"lost the container: {_explain(e)}")
+        error = None
+        oom = False
+        if code not in (0, None) and not self._stopped:
+            code = await run.ex._call(run.init_exec_failure, code)
+        try:
+            state = (await run.ex._call(run.ctl.inspect_container, run.cid)).get("State") or {}
+            oom = bool(state.get("OOMKilled"))
+            if not oom and not self._stopped and (code == 137 or spec.memory_limit is not None):
+                oom = await run.ex._call(kernel_oom, run.cid)
+            for p in spec.output_paths:
+                outputs[p] = await run.ex._call(run.collect, p)
+        except Exception as e:
+            error = f"cannot collect the step's outputs: {_explain(e)}"
+        await run.discard()
+        if oom:
+            code = 137
+        return StepResult(exit_code=code if error is None else None, stdout=run.stdout, stderr=run.stderr,
+                          outputs=outputs, oom_killed=oom, stopped=self._stopped, error=error)

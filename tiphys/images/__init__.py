@@ -1,0 +1,10 @@
+"""The local image store: images imported from archives or pulled from registries, unpacked
+into root filesystems that the sandbox executor runs steps on.
+
+- `reference`: image names as Docker spells them (pure)
+- `config`: ENTRYPOINT/CMD/ENV/WorkingDir/User of an image (pure)
+- `layers`: unpacking layer tars with whiteouts
+- `store`: blobs, root filesystems and names on disk; where stores live
+- `archive`: `docker save` / OCI layout import
+- `registry`: OCI distribution API pull (httpx)
+"""
