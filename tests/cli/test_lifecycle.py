@@ -27,7 +27,7 @@ def run(cli, *extra: str) -> str:
     return out.strip()
 
 
-@pytest.mark.parametrize("verb", ["stop", "terminate", "suspend", "resume", "retry"])
+@pytest.mark.parametrize("verb", ["stop", "terminate", "suspend", "resume"])
 def test_controller_verbs_need_a_server(cli, runner, verb):
     name = run(cli)
     code, out, err = cli(verb, name)

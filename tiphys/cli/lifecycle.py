@@ -163,15 +163,24 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    with state.open_store() as store:
-        wf = state.find_workflow(store, args.names[0], args.namespace) if args.names else None
-    if wf is None:
-        raise SpecError("name the workflow to retry")
-    # LOCAL RETRY HOOK (the single call site): when tiphys.runtime grows a local retry, call it
-    # here with (wf, restart_successful=args.restart_successful,
-    # node_field_selector=args.node_field_selector, parameters=args.parameters) and present the
-    # result as _run_prepared does. Until then local retry is refused clearly.
-    raise needs_server("retry", " (or run the workflow again with `tiphys resubmit NAME`)")
+    """Local `retry`: run a Failed/Error workflow again here, keeping its Succeeded nodes (their
+    outputs, logs and artifacts) and re-running the rest (engine/rerun.py)."""
+    from tiphys.cli import run
+    from tiphys.engine import rerun
+    if len(args.names) != 1:
+        raise SpecError("locally, retry one workflow at a time")
+    home = state.home_dir()
+    with state.open_store(home) as store:
+        wf = state.find_workflow(store, args.names[0], args.namespace)
+        new, keep, outputs = rerun.retry(wf, restart_successful=args.restart_successful,
+                                         node_field_selector=args.node_field_selector or "",
+                                         parameters=[f"{k}={v}" for k, v in run.parse_assignments(args.parameters or [], "-p")])
+        from tiphys.executors.choose import executor_for
+        chosen = executor_for(new, flag=getattr(args, "executor", None), home=home)
+        final = run.execute(new, store, home, dry_run=False, on_update=None, executor=chosen,
+                            preset=keep, preset_outputs=outputs)
+    run.show(final, getattr(args, "output", None))
+    return 0 if progress.phase(final) == "Succeeded" else 1
 
 
 def cmd_needs_server(args: argparse.Namespace) -> int:

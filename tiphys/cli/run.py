@@ -206,15 +206,18 @@ def read_mocks(assignments: list[str], dry_run: bool) -> dict[str, dict]:
 
 def execute(wf: dict, store: Store, home: Path, *, dry_run: bool,
             on_update: Callable[[dict], None] | None, mocks: dict[str, dict] | None = None,
-            executor: Any = None) -> dict:
-    """Run through tiphys.runtime.runner; make sure the final state is stored."""
+            executor: Any = None, preset: dict | None = None, preset_outputs: dict | None = None) -> dict:
+    """Run through tiphys.runtime.runner; make sure the final state is stored. With `preset`
+    (a retry: engine/rerun.py) the earlier run's record is replaced but its logs are kept."""
     from tiphys.runtime import runner
     meta = wf["metadata"]
-    _forget(store, home, wf)
+    if preset is None:
+        _forget(store, home, wf)
     store.save_workflow({**wf, "status": {"phase": "Pending"}})
     try:
         final = runner.run(wf, store=store, home=home, on_update=on_update, dry_run=dry_run,
-                           mocks=mocks, plan=_plan_printer() if dry_run else None, executor=executor)
+                           mocks=mocks, plan=_plan_printer() if dry_run else None, executor=executor,
+                           preset=preset, preset_outputs=preset_outputs)
     except BaseException as exc:  # record why, so `tiphys get` does not show it Pending forever
         interrupted = isinstance(exc, KeyboardInterrupt)
         status = {"phase": "Failed" if interrupted else "Error", "finishedAt": now_iso(),
