@@ -25,6 +25,7 @@ from tiphys.runtime import journal, steps
 
 log = logging.getLogger("tiphys.runtime")
 SAVE_EVERY = 0.5
+SETUP_TRIES = 3
 LOST = "step process lost: the Tiphys controller stopped while it ran"
 
 
@@ -190,32 +191,42 @@ class Runner:
     async def _pod(self, action: A.StartPod) -> None:
         assert self.executor is not None
         workdir = self.home / "logs" / self.wf["metadata"]["name"] / action.node_id
-        try:
-            spec = steps.build_spec(action, workdir, self.repo, steps.secret_lookup(
-                self.store, self.home, self.wf["metadata"].get("namespace") or "default"))
-            handle = await self.executor.start(spec)
-        except TiphysError as exc:
-            self.events.put_nowait(A.PodExited(action.node_id, None, error=str(exc)))
-            return
-        except OSError as exc:
-            self.events.put_nowait(A.PodExited(action.node_id, None, error=f"could not start step: {exc}"))
-            return
-        self.handles[action.node_id] = handle
-        if self.journal:   # at once: a step running when the controller dies must be known as started
-            meta = self.wf["metadata"]
-            self.store.append_journal(meta["namespace"], meta["name"], [journal.dumps({"s": action.node_id})])
-        if action.node_id in self.stop_on_start:
-            self.stop_on_start.discard(action.node_id)
-            await handle.stop(grace=0.0)
-        timer = None
-        if action.deadline is not None:
-            timer = asyncio.get_running_loop().call_later(action.deadline, self._deadline, action.node_id)
-        try:
-            result = await handle.wait()
-        finally:
-            if timer:
-                timer.cancel()
-            self.handles.pop(action.node_id, None)
+        for attempt in range(SETUP_TRIES):
+            try:
+                spec = steps.build_spec(action, workdir, self.repo, steps.secret_lookup(
+                    self.store, self.home, self.wf["metadata"].get("namespace") or "default"))
+                handle = await self.executor.start(spec)
+            except TiphysError as exc:
+                self.events.put_nowait(A.PodExited(action.node_id, None, error=str(exc)))
+                return
+            except OSError as exc:
+                self.events.put_nowait(A.PodExited(action.node_id, None, error=f"could not start step: {exc}"))
+                return
+            self.handles[action.node_id] = handle
+            if self.journal:   # at once: a step running when the controller dies must be known as started
+                meta = self.wf["metadata"]
+                self.store.append_journal(meta["namespace"], meta["name"], [journal.dumps({"s": action.node_id})])
+            if action.node_id in self.stop_on_start:
+                self.stop_on_start.discard(action.node_id)
+                await handle.stop(grace=0.0)
+            timer = None
+            if action.deadline is not None:
+                timer = asyncio.get_running_loop().call_later(action.deadline, self._deadline, action.node_id)
+            try:
+                result = await handle.wait()
+            finally:
+                if timer:
+                    timer.cancel()
+                self.handles.pop(action.node_id, None)
+            # the sandbox could not be set up because a host mount changed under it (a
+            # container engine mounting and unmounting below /var): the step never ran, so
+            # starting it again is safe
+            if attempt + 1 < SETUP_TRIES and steps.setup_race(result) and action.node_id not in self.deadlines:
+                log.warning("step %s: %s; starting it again", action.pod_name, result.error)
+                steps.cleanup(workdir)
+                await asyncio.sleep(0.05 * (attempt + 1))
+                continue
+            break
         out, err = steps.read_logs(result)
         event = steps.collect(action, result, self.repo, self.prefix, action.node_id in self.deadlines, out)
         # the step's live log files stay until its logs are in the store: readers never see a gap

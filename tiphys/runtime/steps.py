@@ -248,3 +248,11 @@ def _str(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value if isinstance(value, str) else str(value)
+
+
+def setup_race(result: StepResult) -> bool:
+    """Whether the step's sandbox failed to come up because a host mount changed while bwrap
+    was binding it (the step itself never started)."""
+    error = result.error or ""
+    return error.startswith("sandbox setup failed") and ("Can't bind mount" in error
+                                                          or "Unable to apply mount flags" in error)
