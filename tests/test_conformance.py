@@ -35,6 +35,10 @@ CASES = _cases()
 
 @pytest.fixture(scope="session")
 def conformance_results(tmp_path_factory) -> dict[str, dict]:
+    return _run_cases(tmp_path_factory, {})
+
+
+def _run_cases(tmp_path_factory, extra_env: dict[str, str]) -> dict[str, dict]:
     if not CASES:
         pytest.skip(f"../shared is absent: {CASE_FILES[0]} not found")
     tiphys = Path(sys.executable).with_name("tiphys")
@@ -57,7 +61,7 @@ def conformance_results(tmp_path_factory) -> dict[str, dict]:
             cmd = [sys.executable, str(SHARED / "conformance" / "run.py"), "--cases", str(cases),
                    "--tiphys", str(tiphys), "--json", str(out)]
             procs.append((subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                           env=dict(os.environ, NO_COLOR="1")), out))
+                                           env=dict(os.environ, NO_COLOR="1", **extra_env)), out))
     results: dict[str, dict] = {}
     for proc, out in procs:
         text, _ = proc.communicate(timeout=1500)
@@ -73,3 +77,53 @@ def test_conformance_case(case, conformance_results):
     result = conformance_results.get(case)
     assert result is not None, f"case {case!r} did not run"
     assert result["ok"], "\n".join(result["problems"])
+
+
+# -- the same cases with the other executors (TIPHYS_EXECUTOR); TIPHYS_CONFORMANCE_EXECUTORS
+# narrows the list (e.g. "sandbox", or "" for the host run only)
+
+OTHER_EXECUTORS = [e.strip() for e in os.environ.get("TIPHYS_CONFORMANCE_EXECUTORS", "sandbox,docker").split(",")
+                   if e.strip() and e.strip() != "host"]
+
+
+def _unavailable(executor: str) -> str | None:
+    """Why `executor` cannot run on this machine (None: it can)."""
+    if executor == "sandbox":
+        import shutil
+
+        from tiphys.images import store
+        if shutil.which("bwrap") is None:
+            return "bubblewrap is not installed"
+        if store.find("busybox") is None or store.find("python:3.11") is None:
+            return ("the test images are not in the image store (scripts/setup.sh: "
+                    "35-test-images.sh builds them, 36-registry.sh imports them)")
+        return None
+    if executor == "docker":
+        try:
+            from tiphys.executors.docker import DockerExecutor
+        except ImportError as exc:
+            return f"no docker executor: {exc}"
+        return None if DockerExecutor.available() else "no Docker API endpoint answers (DOCKER_HOST, podman)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def results_with(tmp_path_factory):
+    cache: dict[str, dict[str, dict]] = {}
+
+    def get(executor: str) -> dict[str, dict]:
+        why = _unavailable(executor)
+        if why:
+            pytest.skip(f"executor {executor}: {why}")
+        if executor not in cache:
+            cache[executor] = _run_cases(tmp_path_factory, {"TIPHYS_EXECUTOR": executor})
+        return cache[executor]
+    return get
+
+
+@pytest.mark.parametrize("executor", OTHER_EXECUTORS)
+@pytest.mark.parametrize("case", [spec.get("name") or spec["file"] for _, spec in CASES])
+def test_conformance_case_with_executor(case, executor, results_with):
+    result = results_with(executor).get(case)
+    assert result is not None, f"case {case!r} did not run with --executor {executor}"
+    assert result["ok"], f"with --executor {executor}:\n" + "\n".join(result["problems"])

@@ -43,8 +43,10 @@ unpack() {  # unpack ROOT PKG...
 }
 
 base_root() {  # a busybox root: the shell and tools, /etc/passwd, the usual folders
+  # Debian's dynamic busybox (the root has libc6 before this runs): unlike busybox-static, its
+  # shell runs commands found on PATH rather than always its own applets, as Alpine's does
   local root=$1
-  unpack "$root" busybox-static
+  unpack "$root" libc6 busybox
   mkdir -p "$root"/{usr/bin,usr/sbin,usr/local/bin,sbin,tmp,proc,dev,sys,etc,root,home,run,var/tmp,work}
   chmod 1777 "$root/tmp" "$root/var/tmp"
   chroot "$root" /bin/busybox --install -s 2>/dev/null
@@ -58,7 +60,19 @@ base_root() {  # a busybox root: the shell and tools, /etc/passwd, the usual fol
     > "$root/etc/os-release"
 }
 
-build_busybox() { base_root "$1"; }
+build_busybox() {
+  local root=$1 cu
+  # Alpine's busybox has the full, GNU-compatible `od` (`od -N2 -An -i` reads an unsigned-looking
+  # int); Debian's busybox-static has the small one (a signed short): take od from coreutils
+  unpack "$root" libc6
+  base_root "$root"
+  cu=$(mktemp -d)
+  fetch coreutils
+  dpkg -x "$(ls "$DEBS"/coreutils_*.deb | tail -1)" "$cu"
+  rm -f "$root/usr/bin/od" "$root/bin/od"
+  install -m 755 "$cu/usr/bin/od" "$root/usr/bin/od"
+  rm -rf "$cu" "$root/usr/share/doc" "$root/usr/share/man"
+}
 
 build_python() {
   local root=$1

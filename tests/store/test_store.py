@@ -346,3 +346,17 @@ def test_list_page_rejects_bad_input(store):
         store.list_page(after="not-a-cursor")
     with pytest.raises(SpecError, match="limit"):
         store.list_page(limit=0)
+
+
+def test_commands_go_to_the_lease_holder_once(store):
+    store.send_command("ns", "wf", '{"op": "suspend"}')
+    store.send_command("ns", "wf", '{"op": "resume"}')
+    store.send_command("ns", "other", '{"op": "stop"}')
+    assert store.take_commands("me") == []              # holds no lease yet: nothing is taken
+    assert store.claim("ns", "wf", "me", 30)
+    assert store.take_commands("someone-else") == []
+    assert store.take_commands("me") == [("ns", "wf", '{"op": "suspend"}'), ("ns", "wf", '{"op": "resume"}')]
+    assert store.take_commands("me") == []
+    store.delete_workflow("other", "ns")                # its commands go with it
+    assert store.claim("ns", "other", "me", 30)
+    assert store.take_commands("me") == []

@@ -229,7 +229,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", metavar="URL", default=None,
                    help="where state lives: a file path, sqlite:///abs/path or postgresql://user@host/db "
                         "(default: $TIPHYS_HOME/tiphys.db)")
+    p.add_argument("--no-controller", action="store_true",
+                   help="serve the API only: submissions wait for a `tiphys controller` sharing the store")
     p.set_defaults(handler="main:cmd_server")
+
+    p = sub.add_parser("controller", help="run the workflow controller alone, on a store shared with servers")
+    p.add_argument("--store", metavar="URL", default=None, help="as tiphys server --store")
+    p.add_argument("--parallelism", type=int, default=8, help="most workflows running at once (default 8)")
+    p.add_argument("--namespace-parallelism", type=int, default=None,
+                   help="most workflows running at once in one namespace")
+    p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    p.set_defaults(handler="main:cmd_controller")
 
     _auth_and_secret_parsers(sub)
 
@@ -289,6 +299,11 @@ def cmd_version(args: argparse.Namespace) -> int:
     from tiphys import __version__
     print(f"tiphys: v{__version__}")
     return 0
+
+
+def cmd_controller(args: argparse.Namespace) -> int:
+    from tiphys.server.cli import cmd_controller as control
+    return control(args)
 
 
 def cmd_server(args: argparse.Namespace) -> int:

@@ -115,7 +115,11 @@ def _docker_class() -> Any:
 
 
 def _docker() -> Any:
-    return _docker_class()()
+    cls = _docker_class()
+    if not cls.available():
+        where = os.environ.get("DOCKER_HOST") or "no DOCKER_HOST, podman not installed"
+        raise InfrastructureError(f"executor docker: no Docker API endpoint answers ({where})")
+    return cls()
 
 
 def _docker_answers() -> bool:

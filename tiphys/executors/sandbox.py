@@ -30,6 +30,7 @@ import errno
 import itertools
 import logging
 import os
+import posixpath
 import shutil
 import subprocess
 from dataclasses import replace
@@ -43,6 +44,7 @@ from tiphys.executors.cgroups import _Cgroups, _safe_name
 from tiphys.executors.handles import LocalHandle, _DoneHandle, _Run
 from tiphys.executors.local import _place
 from tiphys.images import store as image_store
+from tiphys.images.layers import _remove, host_path
 from tiphys.images.store import Image
 
 log = logging.getLogger(__name__)
@@ -297,41 +299,35 @@ class SandboxExecutor:
         config = img.config
         uid, gid, home = resolve_user(merged, config.user)
         # mount points bwrap needs (a non-root user could not create them)
-        for d in ("dev", "proc", "tmp", "etc"):
+        for d in ("dev", "proc", "tmp"):
             p = merged / d
-            if not p.is_dir():
-                if os.path.lexists(p):
-                    p.unlink()
-                p.mkdir(mode=0o1777 if d == "tmp" else 0o755)
-                if d == "tmp":
-                    os.chmod(p, 0o1777)
+            if p.is_symlink() or (os.path.lexists(p) and not p.is_dir()):
+                p.unlink()
+            if not p.exists():
+                p.mkdir()
+                os.chmod(p, 0o1777 if d == "tmp" else 0o755)
         binds: list[str] = []
-        for f in ("resolv.conf", "hosts"):
-            host = Path("/etc") / f
-            if host.exists():
-                inside = merged / "etc" / f
+        for name in ("/etc/resolv.conf", "/etc/hosts"):
+            if os.path.exists(name):
+                inside = host_path(merged, name)
                 if inside.is_symlink() or (os.path.lexists(inside) and not inside.is_file()):
-                    await asyncio.to_thread(shutil.rmtree, inside) if inside.is_dir() and not inside.is_symlink() \
-                        else inside.unlink()
-                if not inside.exists():
-                    inside.touch()
-                binds += ["--ro-bind", str(host), f"/etc/{f}"]
-        cwd = spec.working_dir or config.working_dir or "/"
-        if not cwd.startswith("/"):
-            cwd = "/" + cwd
-        cwd_host = merged / cwd.lstrip("/")
-        if not cwd_host.is_dir():
-            cwd_host.mkdir(parents=True, exist_ok=True)
+                    _remove(inside)
+                inside.touch()
+                binds += ["--ro-bind", name, name]
+        cwd = posixpath.normpath("/" + (spec.working_dir or config.working_dir or "/").lstrip("/"))
+        if not host_path(merged, cwd).is_dir() or host_path(merged, cwd).is_symlink():
+            made = host_path(merged, cwd, follow=True)
             if uid:
-                os.chown(cwd_host, uid, gid)
+                os.chown(made, uid, gid)
         for item in spec.inputs:
             if not os.path.lexists(item.source):
                 return failed(f"input source {item.source} for {item.path} does not exist")
         if spec.inputs:
             def place_all():
                 for item in spec.inputs:
-                    dest = item.path if item.path.startswith("/") else cwd.rstrip("/") + "/" + item.path
-                    target = merged / dest.lstrip("/")
+                    target = host_path(merged, posixpath.join(cwd, item.path))
+                    if target.is_symlink():
+                        target.unlink()
                     _place(Path(item.source), target)
                     if uid:
                         for p in [target, *(target.rglob("*") if target.is_dir() else [])]:
@@ -339,10 +335,11 @@ class SandboxExecutor:
             await asyncio.to_thread(place_all)
         argv = config.argv(spec.command, spec.args)
         if spec.script is not None:
-            staging = merged / "argo" / "staging"
-            staging.mkdir(parents=True, exist_ok=True)
-            (staging / "script").write_text(spec.script)
-            os.chmod(staging / "script", 0o755)
+            script = host_path(merged, SCRIPT_PATH)
+            if os.path.lexists(script):
+                _remove(script)
+            script.write_text(spec.script)
+            os.chmod(script, 0o755)
             argv = [*(argv or ["sh"]), SCRIPT_PATH]
         if not argv:
             return failed(f"image {spec.image!r} has no ENTRYPOINT or CMD and the step sets no command")

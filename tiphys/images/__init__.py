@@ -7,4 +7,8 @@ into root filesystems that the sandbox executor runs steps on.
 - `store`: blobs, root filesystems and names on disk; where stores live
 - `archive`: `docker save` / OCI layout import
 - `registry`: OCI distribution API pull (httpx)
+- `build`: writing small image archives (test images; a busybox image from the host)
+- `seed`: `python -m tiphys.images.seed FILE NAME...` (setup: import into the system store)
+
+See README.md here for the layout, the lookup order and the sandbox executor's semantics.
 """

@@ -9,6 +9,7 @@ Owners are kept when running as root; device nodes are skipped (the sandbox brin
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import subprocess
 import tarfile
@@ -102,6 +103,18 @@ class _Root:
         if not m.issym():
             os.chmod(target, m.mode & 0o7777)
         os.utime(target, (m.mtime, m.mtime), follow_symlinks=False)
+
+
+def host_path(root: Path, path: str, *, follow: bool = False) -> Path:
+    """Where `path`, as a process whose / is `root` sees it, lives on the host: the folders on
+    the way are resolved inside the root (absolute symlinks re-rooted) and created when
+    missing; with `follow` the last component is resolved (and created) as a folder too.
+    Never a host path outside `root`, whatever symlinks the image holds."""
+    parts = [p for p in posixpath.normpath("/" + path).split("/") if p]
+    if not parts:
+        return root
+    r = _Root(root)
+    return r.parent([*parts, "."]) if follow else r.parent(parts) / parts[-1]
 
 
 def apply_layer(root: Path, layer: Path) -> None:

@@ -59,6 +59,7 @@ class Runner:
         self.preset, self.preset_outputs = preset, preset_outputs
         self.journal, self.resume = journal or resume, resume
         self.observe: Callable[[float], None] | None = None   # told how long each engine call took
+        self.hold = False          # draining: start no new step (the journal has it; whoever resumes starts it)
         self.dry_run, self.executor = dry_run, executor
         self.repo = LocalRepository(home / "artifacts")
         meta = wf["metadata"]
@@ -167,6 +168,8 @@ class Runner:
         loop = asyncio.get_running_loop()
         for action in actions:
             if isinstance(action, A.StartPod):
+                if self.hold:
+                    continue
                 if self.dry_run:
                     self.events.put_nowait(self._pretend(action))
                     continue
@@ -233,6 +236,10 @@ class Runner:
         self.pending_logs.append((self.wf["metadata"]["name"], action.node_id, action.pod_name, out, err))
         self.pending_cleanup.append(workdir)
         self.events.put_nowait(event)
+
+    def busy(self) -> bool:
+        """Whether a step of this run is starting, running or being stopped."""
+        return any(not t.done() for t in self.tasks)
 
     def _pretend(self, action: A.StartPod) -> A.PodExited:
         body = action.template.get("container") or action.template.get("script") or {}

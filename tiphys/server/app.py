@@ -48,7 +48,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def create_app(home: Path, *, parallelism: int = 8, executor_factory=None, auth_mode: str = "server",
-               store_url: str | None = None, namespace_parallelism: int | None = None) -> Starlette:
+               store_url: str | None = None, namespace_parallelism: int | None = None,
+               runs_workflows: bool = True) -> Starlette:
     """The app over TIPHYS_HOME `home`; the controller runs while the app's lifespan does.
     `auth_mode` "client" requires bearer tokens (server/auth.py). `store_url` (tiphys.store.open_store)
     puts the state elsewhere than home/tiphys.db, e.g. in PostgreSQL; logs and artifacts stay in home."""
@@ -59,7 +60,7 @@ def create_app(home: Path, *, parallelism: int = 8, executor_factory=None, auth_
         store = open_store(store_url) if store_url else Store(home / "tiphys.db")
         hub = Hub()
         controller = Controller(store, home, parallelism=parallelism, hub=hub, executor_factory=executor_factory,
-                                namespace_parallelism=namespace_parallelism)
+                                namespace_parallelism=namespace_parallelism, runs_workflows=runs_workflows)
         controller.start()
         app.state.tiphys = State(store=store, home=home, controller=controller, hub=hub)
         app.state.metrics = metrics.Metrics(app.state.tiphys)

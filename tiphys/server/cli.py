@@ -51,7 +51,8 @@ def cmd_server(args: argparse.Namespace) -> int:
     if args.auth_mode == "client":
         _client_mode_notes(args.host, store_url)
     app = create_app(state.home_dir(), parallelism=args.parallelism, auth_mode=args.auth_mode,
-                     store_url=store_url, namespace_parallelism=ns_limit)
+                     store_url=store_url, namespace_parallelism=ns_limit,
+                     runs_workflows=not getattr(args, "no_controller", False))
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log)
     return 0
 
@@ -68,3 +69,38 @@ def _client_mode_notes(host: str, store_url: str | None = None) -> None:
     if not is_loopback(host):
         print("tiphys server: this server speaks plain HTTP; tokens cross the network in clear text "
               "unless a TLS proxy is in front of it", file=sys.stderr)
+
+
+def cmd_controller(args: argparse.Namespace) -> int:
+    """`tiphys controller`: the controller alone, on the store a `tiphys server --no-controller`
+    (or any server) shares: it takes the workflows no live controller holds, runs them, and acts
+    on the requests the API processes leave for it. Stops on Ctrl-C / SIGTERM; the workflows it
+    ran are then resumed by the next controller from their journals."""
+    import logging
+    import signal
+    import threading
+
+    from tiphys.cli import home as state
+    from tiphys.server.controller import ADOPT_EVERY, Controller
+    if args.parallelism < 1 or (args.namespace_parallelism is not None and args.namespace_parallelism < 1):
+        raise SpecError("--parallelism and --namespace-parallelism must be at least 1")
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    home = state.home_dir()
+    if args.store:
+        from tiphys.store import open_store
+        store = open_store(args.store)
+    else:
+        store = state.open_store(home)
+    ctl = Controller(store, home, parallelism=args.parallelism, namespace_parallelism=args.namespace_parallelism,
+                     adopt_every=ADOPT_EVERY)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    ctl.start()
+    print(f"tiphys controller: running ({ctl.owner}); Ctrl-C to stop", file=__import__("sys").stderr, flush=True)
+    try:
+        stop.wait()
+    finally:
+        ctl.detach()
+        store.close()
+    return 0

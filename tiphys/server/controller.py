@@ -37,7 +37,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,8 @@ POSTPONED = "Workflow processing has been postponed because too many workflows a
 SNAPSHOT_EVERY = 0.2
 STOP_AGAIN = 1.0
 LEASE_TTL = 15.0
+COMMAND_POLL = 0.25     # how often a controller looks for requests other processes left for it
+ADOPT_EVERY = 1.0       # a controller without an API of its own looks for new work this often
 
 Key = tuple[str, str]
 
@@ -80,12 +82,18 @@ def _copy(wf: dict) -> dict:
 class Controller:
     def __init__(self, store: Store, home: Path, *, parallelism: int = 8, hub: Hub | None = None,
                  executor_factory: Callable[[], Any] | None = None, namespace_parallelism: int | None = None,
-                 lease_ttl: float = LEASE_TTL):
+                 lease_ttl: float = LEASE_TTL, runs_workflows: bool = True, adopt_every: float | None = None):
+        """`runs_workflows=False`: an API-only process (`tiphys server --no-controller`): it
+        records submissions Pending for a `tiphys controller` to take and passes every other
+        request on through the store. `adopt_every`: how often to look for workflows nobody
+        runs (default LEASE_TTL / 2)."""
         if parallelism < 1 or (namespace_parallelism is not None and namespace_parallelism < 1):
             raise ValueError("parallelism must be at least 1")
         self.store, self.home, self.parallelism = store, Path(home), parallelism
         self.namespace_parallelism = namespace_parallelism
         self.lease_ttl = lease_ttl
+        self.runs_workflows = runs_workflows
+        self.adopt_every = adopt_every if adopt_every is not None else lease_ttl / 2
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.hub = hub or Hub()
         self._executor_factory = executor_factory
@@ -119,24 +127,48 @@ class Controller:
         self._thread = threading.Thread(target=serve, name="tiphys-controller", daemon=True)
         self._thread.start()
         ready.wait()
-        self._call(self._adopt)
-        self._call(self._renew)
+        if self.runs_workflows:
+            self._call(self._adopt)
+            self._call(self._renew)
+            self._call(self._commands)
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Terminate what still runs (their records end Failed), wait up to `timeout` s."""
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop, leaving the workflows to the next controller: no new step starts, running steps
+        get up to `timeout` seconds to finish (their ends are journaled), leases are released.
+        A controller that starts later (or another one sharing the store) resumes every workflow
+        from its journal; steps still running at the deadline die with this process and are
+        treated as lost there (Error, retried where their retryStrategy allows)."""
         loop = self._loop
         if loop is None:
             return
 
-        async def shutdown() -> None:
+        async def drain() -> None:
             self._queue.clear()
-            for runner in list(self._runners.values()):
-                runner.events.put_nowait(A.StopRequested("Stopped: the Tiphys server shut down", terminate=True))
-            if self._tasks:
-                await asyncio.wait(list(self._tasks), timeout=timeout)
+            runners = list(self._runners.values())
+            for runner in runners:
+                runner.hold = True
+            deadline = time.monotonic() + timeout
+            while any(r.busy() for r in runners) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)      # let the runners take the last step ends in
+            leftovers = [h.stop(grace=0.0) for r in runners for h in list(r.handles.values())]
+            if leftovers:                  # as if this process had died: the next controller sees them lost
+                await asyncio.wait([asyncio.ensure_future(x) for x in leftovers], timeout=5)
+            for runner in runners:
+                try:
+                    runner._save(force=True)
+                except Exception:  # noqa: BLE001 - the journal has what matters
+                    log.exception("saving %s", runner.prefix)
+            with self._lock:
+                mine = list(self._mine)
+            for key in mine:
+                try:
+                    self.store.release(key[0], key[1], self.owner)
+                except Exception:  # noqa: BLE001 - an expired lease is as good
+                    log.exception("releasing %s/%s", *key)
 
         try:
-            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout + 5)
+            asyncio.run_coroutine_threadsafe(drain(), loop).result(timeout + 10)
         except Exception:  # noqa: BLE001 - best effort at shutdown
             log.exception("controller shutdown")
         loop.call_soon_threadsafe(loop.stop)
@@ -144,13 +176,15 @@ class Controller:
             self._thread.join(timeout=5)
         self._loop = None
 
+    detach = close
+
     def _adopt(self) -> None:
         """Take over every workflow of ours that no live controller holds (at start: the ones a
         crashed or stopped server left), then look again every LEASE_TTL / 2 seconds."""
         try:
             jobs = []
             for phase in ("Running", "Pending"):
-                for wf in self.store.list_workflows(phase=phase):
+                for wf in self._stored_in(phase):
                     key = key_of(wf)
                     with self._lock:
                         if not self._ours(wf) or key in self._mine:
@@ -175,7 +209,41 @@ class Controller:
                 self._enqueue(job)
         except Exception:  # noqa: BLE001 - try again at the next look
             log.exception("adopting workflows")
-        asyncio.get_running_loop().call_later(self.lease_ttl / 2, self._adopt)
+        asyncio.get_running_loop().call_later(self.adopt_every, self._adopt)
+
+    def _stored_in(self, phase: str) -> Iterator[dict]:
+        """Every stored workflow in `phase`, a page at a time, without node trees."""
+        after = None
+        while True:
+            page, after = self.store.list_page(phases=[phase], limit=500, after=after)
+            yield from page
+            if after is None:
+                return
+
+    def _commands(self) -> None:
+        """Act on the requests other processes (an API-only server, another controller's API)
+        left in the store for workflows this controller holds."""
+        try:
+            for namespace, name, body in self.store.take_commands(self.owner):
+                self._command((namespace, name), json.loads(body))
+        except Exception:  # noqa: BLE001
+            log.exception("taking commands")
+        asyncio.get_running_loop().call_later(COMMAND_POLL, self._commands)
+
+    def _command(self, key: Key, cmd: dict) -> None:
+        from tiphys.runtime import journal
+        done = threading.Event()
+        op = cmd.get("op")
+        if op == "stop":
+            self._stop(key, cmd.get("message") or "Stopped", bool(cmd.get("terminate")), done)
+        elif op == "delete":
+            with self._lock:
+                self._deleted.add(key)
+            self._stop(key, "Stopped: the workflow was deleted", True, done)
+        elif op == "events":
+            self._deliver(key, journal.decode(cmd.get("events") or []), cmd.get("suspend"), done)
+        else:
+            log.warning("ignoring unknown command %r for %s/%s", op, *key)
 
     def _renew(self) -> None:
         try:
@@ -207,6 +275,10 @@ class Controller:
             wf["status"]["nodes"] = keep
         if keep_outputs:
             wf["status"]["outputs"] = keep_outputs
+        if not self.runs_workflows:       # a `tiphys controller` elsewhere takes it from the store
+            self.store.save_workflow(wf)
+            self.hub.publish(event, _copy(wf))
+            return wf
         with self._lock:
             self._mine.add(key_of(wf))
         self.store.claim(meta.get("namespace") or "default", meta["name"], self.owner, self.lease_ttl)
@@ -277,6 +349,16 @@ class Controller:
                 return wf
             time.sleep(0.02)
 
+    def _elsewhere(self, namespace: str, name: str) -> bool:
+        """Whether a server-submitted workflow waits or runs in another process (by its record)."""
+        if self.store.workflow_phase(name, namespace) not in ("Pending", "Running"):
+            return False
+        wf = self.store.get_workflow(name, namespace)
+        return wf is not None and self._ours(wf)
+
+    def _remote(self, namespace: str, name: str, cmd: dict) -> None:
+        self.store.send_command(namespace, name, json.dumps(cmd))
+
     def _live(self, namespace: str, name: str) -> bool:
         with self._lock:
             return (namespace, name) in self._mine
@@ -289,8 +371,12 @@ class Controller:
 
     def _send(self, namespace: str, name: str, events: list, *, suspend: bool | None = None) -> None:
         phase = (self._settled(namespace, name).get("status") or {}).get("phase")
-        if not self._live(namespace, name) or phase in COMPLETED_PHASES:
+        if phase in COMPLETED_PHASES or not (self._live(namespace, name) or self._elsewhere(namespace, name)):
             raise NotRunning(f"workflow {name!r} is not running" + (f" (it is {phase})" if phase else ""))
+        if not self._live(namespace, name):
+            from tiphys.runtime import journal
+            self._remote(namespace, name, {"op": "events", "events": journal.encode(events), "suspend": suspend})
+            return
         done = threading.Event()
         self._call(self._deliver, (namespace, name), events, suspend, done)
         done.wait(5)
@@ -306,9 +392,13 @@ class Controller:
         return len(self._queue)
 
     def stop(self, namespace: str, name: str, message: str, *, terminate: bool) -> bool:
-        """Ask a running or queued workflow to stop; False when it is neither."""
+        """Ask a running or queued workflow to stop (here, or through the store when another
+        controller runs it); False when it is neither."""
         key = (namespace, name)
         if not self._live(namespace, name):
+            if self._elsewhere(namespace, name):
+                self._remote(namespace, name, {"op": "stop", "message": message, "terminate": terminate})
+                return True
             return False
         done = threading.Event()
         self._call(self._stop, key, message, terminate, done)
@@ -318,6 +408,9 @@ class Controller:
     def delete(self, namespace: str, name: str) -> None:
         """Forget a workflow: stop it first if it runs, then delete its record and logs."""
         key = (namespace, name)
+        if not self._live(namespace, name) and self._elsewhere(namespace, name):
+            self._remote(namespace, name, {"op": "delete"})   # its controller stops it, then forgets it
+            return
         with self._lock:
             self._deleted.add(key)
         if not self.stop(namespace, name, "Stopped: the workflow was deleted", terminate=True):

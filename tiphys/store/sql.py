@@ -117,6 +117,16 @@ def migrations(*, id_column: str, text: str, real: str, labels_of: str) -> tuple
             )""",
             "CREATE INDEX leases_owner ON leases (owner)",
         ),
+        (
+            # requests (stop, suspend, resume, set) for a workflow another process runs
+            """CREATE TABLE commands (
+                id        {id_column},
+                namespace {text} NOT NULL,
+                name      {text} NOT NULL,
+                body      {text} NOT NULL
+            )""",
+            "CREATE INDEX commands_workflow ON commands (namespace, name, id)",
+        ),
     )
     return tuple(tuple(statement.format(id_column=id_column, text=text, real=real, labels_of=labels_of)
                        for statement in step) for step in steps)
@@ -311,6 +321,7 @@ class SqlStore:
             cur.execute("DELETE FROM workflows WHERE namespace = ? AND name = ?", (namespace, name))
             found = cur.rowcount > 0
             cur.execute("DELETE FROM journal WHERE namespace = ? AND name = ?", (namespace, name))
+            cur.execute("DELETE FROM commands WHERE namespace = ? AND name = ?", (namespace, name))
             # logs are keyed by workflow name: keep them while another namespace uses the name
             cur.execute("SELECT 1 FROM workflows WHERE name = ? LIMIT 1", (name,))
             if not cur.fetchall():
@@ -504,6 +515,25 @@ class SqlStore:
         with self._tx() as cur:
             cur.execute("DELETE FROM leases WHERE namespace = ? AND name = ? AND owner = ?",
                         (namespace, name, owner))
+
+    # -- commands ---------------------------------------------------------------------------
+    # How an API process asks the controller that holds a workflow's lease to act on it.
+
+    def send_command(self, namespace: str, name: str, body: str) -> None:
+        with self._tx() as cur:
+            cur.execute("INSERT INTO commands (namespace, name, body) VALUES (?, ?, ?)", (namespace, name, body))
+
+    def take_commands(self, owner: str) -> list[tuple[str, str, str]]:
+        """(namespace, name, body) of every command for a workflow whose lease owner holds,
+        oldest first; they are removed as they are taken."""
+        with self._tx() as cur:
+            cur.execute("SELECT c.id, c.namespace, c.name, c.body FROM commands c JOIN leases l "
+                        "ON l.namespace = c.namespace AND l.name = c.name WHERE l.owner = ? ORDER BY c.id", (owner,))
+            rows = cur.fetchall()
+            if rows:
+                ids = [row[0] for row in rows]
+                cur.execute(f"DELETE FROM commands WHERE id IN ({', '.join('?' * len(ids))})", ids)
+        return [(row[1], row[2], row[3]) for row in rows]
 
     def lease_owner(self, namespace: str, name: str) -> str | None:
         """Who holds the lease; None when free or expired."""
