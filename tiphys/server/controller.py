@@ -43,7 +43,7 @@ from typing import Any
 
 from tiphys.engine import actions as A
 from tiphys.engine import rerun
-from tiphys.errors import SpecError
+from tiphys.errors import SpecError, TiphysError
 from tiphys.server.hub import Hub
 from tiphys.store.sqlite import COMPLETED_PHASES, TEMPLATE_KINDS, Store, now_iso
 
@@ -53,7 +53,7 @@ SUBMITTED_BY = "tiphys.io/submitted-by"
 POSTPONED = "Workflow processing has been postponed because too many workflows are already running"
 SNAPSHOT_EVERY = 0.2
 STOP_AGAIN = 1.0
-LEASE_TTL = 15.0
+LEASE_TTL = float(os.environ.get("TIPHYS_LEASE_TTL") or 15.0)   # seconds a dead controller keeps its workflows
 COMMAND_POLL = 0.25     # how often a controller looks for requests other processes left for it
 ADOPT_EVERY = 1.0       # a controller without an API of its own looks for new work this often
 
@@ -501,7 +501,14 @@ class Controller:
             if key in self._deleted:
                 self._finish(key, job.wf)
                 continue
-            runner = self._runner(job)
+            try:
+                runner = self._runner(job)
+            except TiphysError as exc:     # e.g. its executor cannot be had on this machine
+                stamp = now_iso()
+                job.wf["status"] = {**(job.wf.get("status") or {}), "phase": "Error", "message": str(exc),
+                                    "startedAt": stamp, "finishedAt": stamp}
+                self._finish(key, job.wf)
+                continue
             with self._lock:
                 self._runners[key] = runner
             task = loop.create_task(self._run(key, runner))
@@ -517,12 +524,12 @@ class Controller:
 
     def _runner(self, job: Job) -> Any:
         from tiphys.runtime.runner import Runner
+        wf = job.wf
         if self._executor_factory is not None:
             executor = self._executor_factory()
-        else:
-            from tiphys.executors.local import LocalExecutor
-            executor = LocalExecutor()
-        wf = job.wf
+        else:   # the workflow's annotation, TIPHYS_EXECUTOR, $TIPHYS_HOME/config.yaml (executors/choose.py)
+            from tiphys.executors.choose import executor_for
+            executor = executor_for(wf, home=self.home)
         status = wf.pop("status", None) or {}
         keep = status.get("nodes") if not job.resume else None
         key = key_of(wf)

@@ -1,0 +1,146 @@
+"""Processes sharing one store: `tiphys server --no-controller` + `tiphys controller`; and two
+full servers on one PostgreSQL, where the survivor takes over the workflows of one killed."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from test_real_clients import _free_port
+
+pytestmark = pytest.mark.integration
+NS = "argo"
+TIPHYS = str(Path(sys.executable).parent / "tiphys")
+
+
+def spawn(home: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
+    log = open(home / f"proc-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115 - lives with the process
+    return subprocess.Popen([TIPHYS, *args], env={**os.environ, "TIPHYS_HOME": str(home), **(env or {})},
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def server(home: Path, *args: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    proc = spawn(home, "server", "--port", str(port), "--log-level", "warning", *args, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if httpx.get(f"{url}/api/v1/version", timeout=0.5).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+
+
+def stop_all(*procs: subprocess.Popen) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def wf(name: str, templates: list) -> dict:
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"name": name},
+            "spec": {"entrypoint": "main", "templates": templates}}
+
+
+def phase(url: str, name: str) -> str | None:
+    r = httpx.get(f"{url}/api/v1/workflows/{NS}/{name}")
+    return r.json()["status"].get("phase") if r.status_code == 200 else None
+
+
+def wait_for(url: str, name: str, phases=("Succeeded", "Failed", "Error"), timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        r = httpx.get(f"{url}/api/v1/workflows/{NS}/{name}")
+        if r.status_code == 200 and r.json()["status"].get("phase") in phases:
+            return r.json()
+        assert time.monotonic() < deadline, f"{name}: {r.status_code} {r.text[:300]}"
+        time.sleep(0.1)
+
+
+GATE = [{"name": "main", "steps": [[{"name": "approve", "template": "gate"}], [{"name": "after", "template": "say"}]]},
+        {"name": "gate", "suspend": {}},
+        {"name": "say", "container": {"image": "busybox", "command": ["echo", "after the gate"]}}]
+SLEEP = [{"name": "main", "container": {"image": "busybox", "command": ["sleep", "60"]}}]
+
+
+def test_api_only_server_and_a_separate_controller(tmp_path):
+    api, url = server(tmp_path, "--no-controller")
+    ctl = spawn(tmp_path, "controller", "--log-level", "warning")
+    try:
+        r = httpx.post(f"{url}/api/v1/workflows/{NS}", json={"workflow": wf("hello", [
+            {"name": "main", "container": {"image": "busybox", "command": ["echo", "from the controller"]}}])})
+        assert r.status_code == 200 and r.json()["status"]["phase"] == "Pending"
+        assert wait_for(url, "hello")["status"]["phase"] == "Succeeded"
+        logs = httpx.get(f"{url}/api/v1/workflows/{NS}/hello/log").text
+        assert "from the controller" in logs
+        # requests the API cannot act on itself reach the controller through the store
+        httpx.post(f"{url}/api/v1/workflows/{NS}", json={"workflow": wf("gate", GATE)})
+        deadline = time.monotonic() + 30
+        while True:
+            nodes = (httpx.get(f"{url}/api/v1/workflows/{NS}/gate").json()["status"].get("nodes") or {}).values()
+            if any(n["displayName"] == "approve" and n["phase"] == "Running" for n in nodes):
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        r = httpx.put(f"{url}/api/v1/workflows/{NS}/gate/resume", json={})
+        assert r.status_code == 200, r.text
+        assert wait_for(url, "gate")["status"]["phase"] == "Succeeded"
+        httpx.post(f"{url}/api/v1/workflows/{NS}", json={"workflow": wf("sleepy", SLEEP)})
+        wait_for(url, "sleepy", phases=("Running",), timeout=30)
+        r = httpx.put(f"{url}/api/v1/workflows/{NS}/sleepy/terminate", json={})
+        assert r.status_code == 200, r.text
+        done = wait_for(url, "sleepy", timeout=30)
+        assert done["status"]["phase"] == "Failed" and "Terminate" in done["status"]["message"]
+    finally:
+        stop_all(api, ctl)
+
+
+def test_two_servers_on_postgres_one_killed(tmp_path, request):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
+    from pg import PostgresUnavailable, start_postgres
+    try:
+        db, stop_db = start_postgres()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"PostgreSQL server binaries not installed ({exc})")
+    request.addfinalizer(stop_db)
+    env = {"TIPHYS_LEASE_TTL": "3"}
+    homes = [tmp_path / "a", tmp_path / "b"]
+    for h in homes:
+        h.mkdir()
+    a, url_a = server(homes[0], "--store", db, env=env)
+    b, url_b = server(homes[1], "--store", db, env=env)
+    try:
+        steps = [[{"name": f"s{i}", "template": "nap"}] for i in range(4)]
+        r = httpx.post(f"{url_a}/api/v1/workflows/{NS}", json={"workflow": wf("moving", [
+            {"name": "main", "steps": steps},
+            {"name": "nap", "retryStrategy": {"limit": 2, "retryPolicy": "Always"},
+             "container": {"image": "busybox", "command": ["sleep", "0.5"]}}])})
+        assert r.status_code == 200
+        wait_for(url_b, "moving", phases=("Running",), timeout=30)     # B sees A's workflow in the shared store
+        time.sleep(0.8)
+        a.send_signal(signal.SIGKILL)
+        a.wait()
+        done = wait_for(url_b, "moving", timeout=60)                     # B takes it over once A's lease lapses
+        assert done["status"]["phase"] == "Succeeded", done["status"].get("message")
+        pods = [n for n in done["status"]["nodes"].values() if n["type"] == "Pod"]
+        assert len([n for n in pods if n["phase"] == "Succeeded"]) == 4
+        # the step A was running when it died is lost (Error) and retried by B
+        lost = [n for n in pods if n["phase"] == "Error"]
+        assert len(lost) <= 1 and all("lost" in n["message"] for n in lost)
+    finally:
+        stop_all(a, b)
