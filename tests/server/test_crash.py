@@ -66,12 +66,13 @@ def workflow(name: str, port: int) -> dict:
                  "script": {"image": "python:3.11", "command": ["python3"], "source": source}}]}}
 
 
-def start_server(home: Path) -> tuple[subprocess.Popen, str]:
+def start_server(home: Path, store: str | None = None) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     tiphys = Path(sys.executable).parent / "tiphys"
     cmd = [str(tiphys)] if tiphys.exists() else [sys.executable, "-m", "tiphys.cli.main"]
     log = open(home / f"server-{port}.log", "wb")  # noqa: SIM115 - closed with the process
-    proc = subprocess.Popen([*cmd, "server", "--port", str(port), "--log-level", "warning", "--parallelism", "8"],
+    proc = subprocess.Popen([*cmd, "server", "--port", str(port), "--log-level", "warning", "--parallelism", "8",
+                             *(["--store", store] if store else [])],
                             env={**os.environ, "TIPHYS_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
@@ -87,11 +88,21 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str]:
         time.sleep(0.05)
 
 
-def test_kill_9_while_20_workflows_run(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_kill_9_while_20_workflows_run(tmp_path, request, backend):
+    store = None
+    if backend == "postgres":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
+        from pg import PostgresUnavailable, start_postgres
+        try:
+            store, stop_db = start_postgres()
+        except PostgresUnavailable as exc:
+            pytest.skip(f"PostgreSQL server binaries not installed ({exc})")
+        request.addfinalizer(stop_db)
     home = tmp_path / "home"
     home.mkdir()
     counter = Counter()
-    proc, url = start_server(home)
+    proc, url = start_server(home, store)
     try:
         for i in range(COUNT):
             r = httpx.post(f"{url}/api/v1/workflows/{NS}", json={"workflow": workflow(f"crash-{i:02d}", counter.port)})
@@ -109,7 +120,7 @@ def test_kill_9_while_20_workflows_run(tmp_path):
     interrupted = started - {(w, s) for t, w, s, what in before if what == "end"}
     assert ended and interrupted, f"the kill should fall while steps run: {before}"
 
-    proc, url = start_server(home)
+    proc, url = start_server(home, store)
     try:
         deadline = time.monotonic() + 120
         while True:

@@ -119,9 +119,8 @@ export class Graph {
     const parts = [];
     let d = '';
     for (const pts of layout.edges) {
-      d += `<path d="M${pts[0]} ${pts[1]}`;
+      d += `M${pts[0]} ${pts[1]}`;
       for (let i = 2; i < pts.length; i += 2) d += `L${pts[i]} ${pts[i + 1]}`;
-      d += '"/>';
     }
     for (const g of groups(nodes)) {
       let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
@@ -136,7 +135,7 @@ export class Graph {
       parts.push(`<rect class="box ${g.kind}" x="${x0 - 8}" y="${y0 - 16}" width="${x1 - x0 + 16}" height="${y1 - y0 + 24}" rx="8"/>`,
         `<text class="box-label ${g.kind}" x="${x0 - 4}" y="${y0 - 5}">${esc(g.label)}</text>`);
     }
-    parts.push(`<g class="edges">${d}</g>`);
+    parts.push(`<path class="edges" d="${d}"/>`);
     for (const n of Object.values(nodes)) {
       const p = layout.nodes[n.id];
       if (!p) continue;
