@@ -316,3 +316,24 @@ def test_template_defaults(testdata):
     assert tmpl["container"] == {"image": "alpine", "env": [{"name": "FROM", "value": "defaults"}],
                                  "command": ["echo", "hi"]}
     assert sim.started[0].deadline == 30
+
+
+def test_workflow_level_volumes_claims_and_security_reach_every_pod():
+    wf = {"metadata": {"name": "vol"}, "spec": {
+        "entrypoint": "main", "securityContext": {"runAsUser": 1000},
+        "volumes": [{"name": "cache", "emptyDir": {}}],
+        "volumeClaimTemplates": [{"metadata": {"name": "work"}, "spec": {"accessModes": ["ReadWriteOnce"]}}],
+        "templates": [
+            {"name": "main", "steps": [[{"name": "a", "template": "plain"}], [{"name": "b", "template": "own"}]]},
+            {"name": "plain", "container": {"image": "alpine", "volumeMounts": [{"name": "work", "mountPath": "/w"}]}},
+            {"name": "own", "securityContext": {"runAsUser": 0}, "volumes": [{"name": "cache", "hostPath": {"path": "/x"}}],
+             "container": {"image": "alpine"}}]}}
+    sim = Simulation(wf)
+    sim.run()
+    a, b = (s.template for s in sim.started)
+    assert a["volumes"] == [{"name": "cache", "emptyDir": {}},
+                            {"name": "work", "persistentVolumeClaim": {"claimName": "vol-work"}}]
+    assert a["securityContext"] == {"runAsUser": 1000}
+    assert b["volumes"][0] == {"name": "cache", "hostPath": {"path": "/x"}} and len(b["volumes"]) == 2
+    assert b["securityContext"] == {"runAsUser": 0}
+    assert "volumes" not in wf["spec"]["templates"][1]     # the workflow's templates are not changed

@@ -79,6 +79,7 @@ class Engine:
         self.open_suspends: dict[str, dict[str, Any]] = {}   # suspend node id -> its template
         self.supplied: dict[str, dict[str, str]] = {}        # suspend node id -> output parameters set
         self.preset = preset or {}
+        self._wf_volumes: list[dict[str, Any]] | None = None
         if preset_outputs:
             self._seed_globals(preset_outputs)
 
@@ -315,7 +316,7 @@ class Engine:
         pod = names.pod_name(self.name, node["name"], tmpl.get("name", ""))
         sc["pod.name"] = pod
         try:
-            rendered = self._render_template(tmpl, sc)
+            rendered = self._pod_level(self._render_template(tmpl, sc))
             deadline = self._pod_deadline(rendered)
         except TiphysError as exc:
             self.complete(nid, phases.ERROR, str(exc))
@@ -331,6 +332,32 @@ class Engine:
         if found is None:
             found = self._static[id(tmpl)] = (tmpl, "{{" not in json.dumps(tmpl))
         return tmpl if found[1] else tpl.render_obj(tmpl, sc, strict=("inputs.",))
+
+    def _pod_level(self, tmpl: dict[str, Any]) -> dict[str, Any]:
+        """What Argo gives every pod of the workflow: `spec.volumes`, a volume per
+        `spec.volumeClaimTemplates` claim, and `spec.securityContext` (a template's own win)."""
+        extra = self._workflow_volumes()
+        security = self.spec.get("securityContext")
+        if not extra and not security:
+            return tmpl
+        out = dict(tmpl)
+        if extra:
+            own = {v.get("name") for v in tmpl.get("volumes") or [] if isinstance(v, dict)}
+            out["volumes"] = [*(tmpl.get("volumes") or []), *(v for v in extra if v.get("name") not in own)]
+        if security and "securityContext" not in tmpl:
+            out["securityContext"] = security
+        return out
+
+    def _workflow_volumes(self) -> list[dict[str, Any]]:
+        found = self._wf_volumes
+        if found is None:
+            found = [v for v in self.spec.get("volumes") or [] if isinstance(v, dict)]
+            for claim in self.spec.get("volumeClaimTemplates") or []:
+                name = ((claim or {}).get("metadata") or {}).get("name")
+                if name:
+                    found.append({"name": name, "persistentVolumeClaim": {"claimName": f"{self.name}-{name}"}})
+            self._wf_volumes = found
+        return found
 
     def _pod_deadline(self, tmpl: dict[str, Any]) -> tuple[float, str] | None:
         found: list[tuple[float, str]] = []
