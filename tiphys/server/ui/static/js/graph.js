@@ -2,21 +2,10 @@
 // (in a worker) once per change of structure; phase changes only recolour. Drawn as one SVG
 // moved and scaled by a single CSS transform (composited while it moves, so panning a 2,000-node
 // graph repaints nothing); far out, labels are hidden.
+import { BOUNDARY_TYPES, GROUP_TYPES, groups, layoutInput, size } from './layout.js';
 import { esc } from './util.js';
 
-const POD = [170, 34];
-const GROUP = [18, 18];
-const BOUNDARY = [150, 26];
-const GROUP_TYPES = new Set(['StepGroup', 'TaskGroup', 'Retry']);
-const BOUNDARY_TYPES = new Set(['DAG', 'Steps']);
 const FAR = 0.4;
-const LOOP_ITEM = /\(\d+:/;
-
-function size(node) {
-  if (GROUP_TYPES.has(node.type)) return GROUP;
-  if (BOUNDARY_TYPES.has(node.type)) return BOUNDARY;
-  return POD;
-}
 
 function label(node) {
   const t = node.displayName || node.name || node.id;
@@ -27,21 +16,6 @@ function nodeClass(node, selected) {
   const kind = GROUP_TYPES.has(node.type) ? ' grp' : BOUNDARY_TYPES.has(node.type) ? ' bnd' : '';
   const suspend = node.type === 'Suspend' ? ' suspend' : '';
   return `n p-${node.phase || 'Pending'}${kind}${suspend}${selected ? ' sel' : ''}`;
-}
-
-// Groups drawn as a box around their members: loops (a group whose children are loop items)
-// and retries (a Retry node's attempts).
-function groups(nodes) {
-  const out = [];
-  for (const n of Object.values(nodes)) {
-    const kids = (n.children || []).filter((c) => nodes[c]);
-    if (!kids.length) continue;
-    if (n.type === 'Retry') out.push({ id: n.id, kind: 'retry', label: `retry ${n.displayName || ''} (${kids.length})`, kids });
-    else if ((n.type === 'TaskGroup' || n.type === 'StepGroup') && kids.some((c) => LOOP_ITEM.test(nodes[c].displayName || ''))) {
-      out.push({ id: n.id, kind: 'loop', label: `loop ${n.displayName || ''} (${kids.length})`, kids });
-    }
-  }
-  return out;
 }
 
 export function structureKey(nodes) {
@@ -98,12 +72,7 @@ export class Graph {
     this.nodes = nodes;
     const id = ++this.layoutId;
     if (!this.els.size) this.status.textContent = `laying out ${Object.keys(nodes).length} nodes…`;
-    const msg = {
-      id,
-      nodes: Object.values(nodes).map((n) => [n.id, ...size(n)]),
-      // children's edges in reverse: dagre then places siblings left to right in their order
-      edges: Object.values(nodes).flatMap((n) => (n.children || []).map((c) => [n.id, c]).reverse()),
-    };
+    const msg = { id, ...layoutInput(nodes) };
     const result = await new Promise((resolve) => {
       this.pendingLayout = (data) => { if (data.id === this.layoutId) resolve(data); };
       this.worker.postMessage(msg);
