@@ -37,11 +37,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+STORE: str | None = None      # --store postgres: the URL of a throwaway PostgreSQL
+
+
 def start_server(home: Path, parallelism: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIPHYS_")}
+    store = []
+    if STORE:   # a fresh schema per server, as a fresh TIPHYS_HOME is for SQLite
+        from pg import create_schema
+        store = ["--store", create_schema(STORE, f"bench{port}")]
     proc = subprocess.Popen([str(TIPHYS), "server", "--port", str(port), "--log-level", "warning",
-                             "--parallelism", str(parallelism)], env={**env, "TIPHYS_HOME": str(home)},
+                             "--parallelism", str(parallelism), *store], env={**env, "TIPHYS_HOME": str(home)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while True:
@@ -120,13 +127,26 @@ def cli_latency(n: int = 10) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=1000)
+    ap.add_argument("--skip-cli", action="store_true", help="skip timing `tiphys submit` processes")
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--parallelism", type=int, default=8, help="the server's --parallelism")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
+                    help="the server's store (postgres: a throwaway cluster, as the tests start)")
     args = ap.parse_args()
-    results = [measure("sequential", args.count, 1, args.parallelism),
-               measure("thread-pool", args.count, args.threads, args.parallelism),
-               cli_latency()]
+    global STORE
+    stop = None
+    if args.store == "postgres":
+        sys.path.insert(0, str(ROOT / "tests" / "store"))
+        from pg import start_postgres
+        STORE, stop = start_postgres()
+    try:
+        results = [measure("sequential", args.count, 1, args.parallelism),
+                   measure("thread-pool", args.count, args.threads, args.parallelism),
+                   *([] if args.skip_cli else [cli_latency()])]
+    finally:
+        if stop:
+            stop()
     for r in results:
         print(json.dumps(r))
     if args.json:

@@ -260,3 +260,32 @@ def test_parallel_steps(tmp_path, backend):
     assert [r.stdout.read_text() for r in results] == [f"{i}\n" for i in range(4)]
     assert [r.outputs["/tmp/n"].read_text() for r in results] == [f"{i}\n" for i in range(4)]
     assert os.path.commonpath([str(r.stdout) for r in results]) == str(tmp_path)
+
+
+def test_volumes_bind_host_folders_files_and_tmpfs(tmp_path, backend):
+    from tiphys.executors.base import Mount
+    claim, conf = tmp_path / "claim", tmp_path / "conf"
+    claim.mkdir()
+    conf.mkdir()
+    (conf / "app.conf").write_text("setting=1\n")
+    mounts = (Mount("/mnt/vol", claim), Mount("/mnt/mem"), Mount("/conf", conf, read_only=True),
+              Mount("/etc-app/app.conf", conf / "app.conf", read_only=True))
+    first = execute(backend, sh(tmp_path, "echo shared > /mnt/vol/x; mkdir /mnt/vol/d; echo in-d > /mnt/vol/d/f; "
+                                          "echo m > /mnt/mem/m && cat /mnt/mem/m; cat /etc-app/app.conf; "
+                                          "touch /conf/new 2>/dev/null || echo read-only",
+                                mounts=mounts, working_dir="/mnt/vol",
+                                output_paths=("/mnt/vol/x", "d", "/mnt/mem/m", "/mnt/vol/none")))
+    assert (first.exit_code, first.error) == (0, None), first.stderr.read_text()
+    assert first.stdout.read_text() == "m\nsetting=1\nread-only\n"
+    assert (claim / "x").read_text() == "shared\n" and not (conf / "new").exists()
+    assert first.outputs["/mnt/vol/x"].read_text() == "shared\n"          # outputs are read from the volume
+    assert (first.outputs["d"] / "f").read_text() == "in-d\n"
+    assert first.outputs["/mnt/vol/none"] is None
+    second = execute(backend, sh(tmp_path, "cat /mnt/vol/x; ls -A /mnt/mem", mounts=mounts))
+    assert (second.exit_code, second.stdout.read_text()) == (0, "shared\n")   # the tmpfs is fresh
+
+
+def test_missing_volume_source_is_an_error(tmp_path, backend):
+    from tiphys.executors.base import Mount
+    r = execute(backend, sh(tmp_path, "true", mounts=(Mount("/data", tmp_path / "absent"),)))
+    assert r.exit_code is None and r.error

@@ -230,6 +230,26 @@ def test_working_dir_in_readonly_system_folder_is_an_error(tmp_path):
     assert r.exit_code is None and "read-only" in r.error
 
 
+@pytest.mark.integration
+@needs_bwrap
+def test_volume_mounts_in_system_folders_must_exist_there(tmp_path):
+    from tiphys.executors.base import Mount
+    data = tmp_path / "data"
+    data.mkdir()
+    r = execute(True, sh(tmp_path, "true", mounts=(Mount("/usr/share/no-such-folder-xyz", data),)))
+    assert r.exit_code is None and "read-only system folder /usr" in r.error
+    (data / "f").write_text("over\n")
+    r = execute(True, sh(tmp_path, "cat /opt/f", mounts=(Mount("/opt", data, read_only=True),)))
+    assert (r.exit_code, r.stdout.read_text()) == (0, "over\n")     # bound over the host's /opt
+
+
+@pytest.mark.integration
+def test_volume_mounts_need_the_sandbox(tmp_path):
+    from tiphys.executors.base import Mount
+    r = execute(False, sh(tmp_path, "true", mounts=(Mount("/data", tmp_path),)))
+    assert r.exit_code is None and "volumeMounts need the bubblewrap sandbox" in r.error
+
+
 # ------------------------------------------------------------------ images
 
 @pytest.mark.integration

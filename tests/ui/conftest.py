@@ -2,7 +2,8 @@
 scripts/setup.d/40-chromium.sh) driven by Playwright against real `tiphys server` processes.
 
 Screenshots and measured times go to $TIPHYS_UI_SCREENSHOTS (default: a pytest temp dir;
-the path is printed), times also to ui-timings.json there."""
+the path is printed), times also to ui-timings.json there (its "before_change" object, figures
+of the same tests on the UI before a change, is kept as it is)."""
 from __future__ import annotations
 
 import json
@@ -26,10 +27,21 @@ def artifacts_dir(tmp_path_factory) -> Path:
     return d
 
 
+BASELINE = "before_change"  # figures measured by these tests on an earlier UI, kept when the file is rewritten
+
+
 @dataclass
 class Timings:
     path: Path
     values: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        try:
+            kept = json.loads(self.path.read_text()).get(BASELINE)
+        except (OSError, ValueError, AttributeError):
+            kept = None
+        if kept:
+            self.values[BASELINE] = kept
 
     def record(self, **kv) -> None:
         self.values.update(kv)

@@ -6,7 +6,7 @@ import os
 import subprocess
 
 import pytest
-from ui_helpers import NS, start_server, tiphys_cmd, wait_api_phase
+from ui_helpers import NS, PAYLOAD, artifact_workflow, download_artifact, start_server, tiphys_cmd, wait_api_phase
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -25,7 +25,10 @@ def auth_server(tmp_path_factory):
     token = json.loads(out.stdout)["token"]
     r = s.api("POST", f"/api/v1/workflows/{NS}", {"workflow": SECRET_WF}, token=token)
     assert r.status_code == 200, r.text
+    r = s.api("POST", f"/api/v1/workflows/{NS}", {"workflow": artifact_workflow("secret-artifact")}, token=token)
+    assert r.status_code == 200, r.text
     wait_api_phase(s, "secret-report", token=token)
+    wait_api_phase(s, "secret-artifact", token=token)
     yield s, token
     s.stop()
 
@@ -57,3 +60,28 @@ def test_ui_asks_for_a_token_and_shows_nothing_without_one(auth_server, make_pag
     page.click("#logout")
     page.wait_for_selector("form.login input[name=token]")
     assert "secret-report" not in page.locator("main").inner_text()
+
+
+ARTIFACT_URL = f"/artifact-files/{NS}/workflows/secret-artifact/secret-artifact/outputs/result-file"
+STATUS = "(path) => fetch(path).then((r) => r.status)"  # no Authorization header: only cookies
+
+
+def test_artifact_download_with_a_token(auth_server, make_page):
+    """A download link cannot send the Authorization header: the UI keeps the token in the
+    `authorization` cookie too, sent to the artifact paths only, and forgets it on logout."""
+    server, token = auth_server
+    p = make_page(server)
+    page = p.page
+    p.goto(f"#/workflows/{NS}/secret-artifact")
+    page.wait_for_selector("form.login input[name=token]")
+    assert page.evaluate(STATUS, ARTIFACT_URL) == 401
+    page.fill("input[name=token]", token)
+    page.click("form.login button[type=submit]")
+    filename, data = download_artifact(page, "secret-artifact")
+    assert (filename, data) == ("result-file", PAYLOAD)
+    assert page.evaluate(STATUS, ARTIFACT_URL) == 200
+    assert page.evaluate(STATUS, f"/api/v1/workflows/{NS}/secret-artifact") == 401  # the cookie goes nowhere else
+
+    page.click("#logout")
+    page.wait_for_selector("form.login input[name=token]")
+    assert page.evaluate(STATUS, ARTIFACT_URL) == 401

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ui_helpers import NS, wait_api_phase
+from ui_helpers import NS, PAYLOAD, artifact_workflow, download_artifact, wait_api_phase
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -245,3 +245,65 @@ def test_submit_from_a_template_with_parameters(live_server, make_page):
     page.click("[data-tab=graph]")
     page.locator("g[data-id]", has_text=name).click()
     assert "hello tiphys-ui" in page.text_content("aside.node-panel")  # the step's result
+
+
+def test_artifact_download(live_server, make_page):
+    name = _create(live_server, artifact_workflow("artifact-maker"))
+    p = make_page(live_server)
+    page = p.page
+    p.goto(f"#/workflows/{NS}/{name}")
+    filename, data = download_artifact(page, name)
+    assert (filename, data) == ("result-file", PAYLOAD)
+    assert "/tmp/o.txt" in page.text_content("aside.node-panel ul.artifacts")
+
+
+WIDE_ITEMS = 400
+
+
+def test_a_wide_real_run_is_drawn_live(live_server, make_page, timings, artifacts_dir):
+    """400 real busybox steps from one withSequence loop, submitted through the API: the graph
+    follows the run (growing, Running) to Succeeded, the loop drawn as a block that Fit shows whole."""
+    wf = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"generateName": "wide-run-", "namespace": NS},
+          "spec": {"entrypoint": "main", "templates": [
+              {"name": "main", "steps": [
+                  [{"name": "fan", "template": "work", "withSequence": {"count": str(WIDE_ITEMS)},
+                    "arguments": {"parameters": [{"name": "i", "value": "{{item}}"}]}}],
+                  [{"name": "done", "template": "work", "arguments": {"parameters": [{"name": "i", "value": "done"}]}}]]},
+              {"name": "work", "inputs": {"parameters": [{"name": "i"}]},
+               "container": {"image": "busybox", "command": ["sh", "-c", "sleep 2; echo {{inputs.parameters.i}}"]}}]}}
+    p = make_page(live_server)
+    page = p.page
+    p.goto(f"#/workflows?ns={NS}")
+    page.wait_for_selector("section[data-loaded]", state="attached")
+    t0 = time.monotonic()
+    name = _create(live_server, wf)
+    p.goto(f"#/workflows/{NS}/{name}")
+    total = 1 + 1 + WIDE_ITEMS + 1 + 1  # the Steps node, two step groups, the items, `done`
+    seen_phases, seen_counts = set(), set()
+    deadline = time.monotonic() + 120
+    while True:
+        phase = page.get_attribute("[data-pane=graph]", "data-phase")
+        count = page.get_attribute("[data-pane=graph]", "data-nodes")
+        seen_phases.add(phase)
+        seen_counts.add(count)
+        if phase == "Succeeded" and count == str(total):
+            break
+        assert phase not in ("Failed", "Error"), phase
+        assert time.monotonic() < deadline, f"graph still {phase} with {count} nodes"
+        time.sleep(0.05)
+    timings.record(wide_run_items=WIDE_ITEMS, wide_run_submit_to_graph_succeeded_s=round(time.monotonic() - t0, 2))
+    assert "Running" in seen_phases
+    assert len(seen_counts - {None}) >= 2, f"the graph did not grow while running: {seen_counts}"
+    page.wait_for_function(f"() => document.querySelectorAll('g[data-id].p-Succeeded').length === {total}")
+    assert page.text_content(".box-label.loop") == f"loop [0] ({WIDE_ITEMS})"
+    assert wait_api_phase(live_server, name)["status"]["phase"] == "Succeeded"
+
+    page.click("[data-z=fit]")
+    page.wait_for_function("() => document.querySelector('svg.graph').style.transform !== ''")
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r())))")
+    wrap, graph = page.locator(".graph-wrap").bounding_box(), page.locator("svg.graph").bounding_box()
+    assert graph["width"] <= wrap["width"] + 1 and graph["height"] <= wrap["height"] + 1
+    loop = page.locator(".box.loop").bounding_box()
+    assert loop["width"] > wrap["width"] / 3 and loop["height"] > wrap["height"] / 3, loop  # a block, not a strip
+    page.screenshot(path=str(artifacts_dir / "wide-run-400.png"))
+    assert p.foreign_requests() == []

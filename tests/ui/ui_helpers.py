@@ -79,3 +79,27 @@ def wait_api_phase(server: Server, name: str, phases=("Succeeded", "Failed", "Er
             return wf
         assert time.monotonic() < deadline, f"{name} still {wf['status'].get('phase')!r}"
         time.sleep(0.1)
+
+
+PAYLOAD = b"payload\n"
+
+
+def artifact_workflow(name: str) -> dict:
+    """One busybox step writing an output artifact (`result-file`, the bytes PAYLOAD)."""
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"name": name, "namespace": NS},
+            "spec": {"entrypoint": "main", "templates": [
+                {"name": "main", "container": {"image": "busybox", "command": ["sh", "-c", "echo payload > /tmp/o.txt"]},
+                 "outputs": {"artifacts": [{"name": "result-file", "path": "/tmp/o.txt"}]}}]}}
+
+
+def download_artifact(page, name: str) -> tuple[str, bytes]:
+    """Open workflow `name`'s (only) step in the node panel and click its artifact's Download
+    link: -> (the file name the browser saves it as, its bytes)."""
+    page.wait_for_selector('[data-pane=graph][data-phase="Succeeded"]', state="attached", timeout=60_000)
+    page.locator("g[data-id]", has_text=name).click()
+    link = page.locator("aside.node-panel a[data-artifact=result-file]")
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    assert download.failure() is None, download.failure()
+    return download.suggested_filename, Path(download.path()).read_bytes()

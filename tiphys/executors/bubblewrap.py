@@ -8,8 +8,12 @@ whole line of one step, and `resolve_in_root` maps a path of the step back to th
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
+from collections.abc import Callable
 from pathlib import Path
+
+from tiphys.errors import InfrastructureError
 
 SHIM_DIR_IN_SANDBOX = "/.tiphys/bin"
 SCRIPT_IN_SANDBOX = "/argo/staging/script"
@@ -63,6 +67,72 @@ def command(bwrap: str, root: Path, base: list[str], extra_binds: list[str], hos
             bw += ["--setenv", k, v]
     bw += ["--json-status-fd", str(status_fd), "--chdir", cwd, "--", *argv]
     return bw
+
+
+def place_mounts(root: Path, mounts, read_only_dir: Callable[[str], str | None] = lambda path: None,
+                 ) -> list[tuple[str, Path | None, bool]]:
+    """Check the volume mounts (`base.Mount`) of a step whose `/` is `root` and create their
+    mount points there; returns `(path in the sandbox, source, read_only)` for `mount_args`.
+
+    A mount point is resolved inside `root` as the step sees it (an image's symlinks are
+    followed, re-rooted, never out of `root`). `read_only_dir(path)` names the read-only system
+    folder holding `path` (the host executor's /usr, /etc...): a mount there must already
+    exist on the host, it is bound over as is. Raises InfrastructureError naming the problem."""
+    from tiphys.images.layers import host_path
+    placed = []
+    for m in mounts:
+        path = posixpath.normpath("/" + str(m.path).lstrip("/"))
+        source = None if m.source is None else Path(m.source).absolute()
+        if path == "/":
+            raise InfrastructureError(f"volume mount at {m.path!r}: mounting over / is not supported")
+        if source is not None and not source.exists():
+            raise InfrastructureError(f"volume source {source} for {path} does not exist")
+        as_file = source is not None and not source.is_dir()
+        system = read_only_dir(path)
+        if system is not None:
+            if not os.path.exists(path) or os.path.isdir(path) == as_file:
+                raise InfrastructureError(f"volume mount {path} is inside the read-only system folder /{system} "
+                                          f"and no {'file' if as_file else 'folder'} is there to mount over")
+            placed.append((path, source, m.read_only))
+            continue
+        host = host_path(root, path, follow=not as_file)
+        if as_file:
+            if host.is_symlink():
+                host.unlink()
+            if host.is_dir():
+                raise InfrastructureError(f"volume mount {path}: a folder is there, the source {source} is a file")
+            host.touch()
+        inside = posixpath.normpath("/" + host.relative_to(root).as_posix())
+        if inside == "/":
+            raise InfrastructureError(f"volume mount {path} leads to / (a symlink): mounting over / is not supported")
+        placed.append((inside, source, m.read_only))
+    return placed
+
+
+def mount_sources(mounts, placed: list[tuple[str, Path | None, bool]]) -> tuple[tuple[str, Path | None], ...]:
+    """Where a path inside each volume mount is read from after the step (handles._Run.mounts):
+    the mount's path as the step names it and as placed, each with its host source."""
+    out: list[tuple[str, Path | None]] = []
+    for m, (inside, source, _) in zip(mounts, placed):
+        out.append((posixpath.normpath("/" + str(m.path).lstrip("/")), source))
+        if inside != out[-1][0]:
+            out.append((inside, source))
+    return tuple(out)
+
+
+def mount_args(mounts: list[tuple[str, Path | None, bool]]) -> list[str]:
+    """bwrap arguments for volume mounts `(path in the sandbox, host source, read_only)`: a host
+    folder or file bound there, or (source None) a fresh tmpfs, world-writable like Docker's.
+    Shallow paths first, so a mount inside another lands on top of it."""
+    args: list[str] = []
+    for path, source, read_only in sorted(mounts, key=lambda m: m[0].rstrip("/").count("/")):
+        if source is None:
+            args += ["--perms", "1777", "--tmpfs", path]
+            if read_only:
+                args += ["--remount-ro", path]
+        else:
+            args += ["--ro-bind" if read_only else "--bind", str(source), path]
+    return args
 
 
 def env_file(env: dict[str, str]) -> int:

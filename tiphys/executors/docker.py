@@ -161,6 +161,9 @@ class DockerExecutor:
         for item in spec.inputs:
             if not os.path.lexists(item.source):
                 return failed(f"input source {item.source} for {item.path} does not exist")
+        for m in spec.mounts:     # the engine would create a missing one: the other executors do not
+            if m.source is not None and not os.path.exists(m.source):
+                return failed(f"volume source {Path(m.source).absolute()} for {m.path} does not exist")
         try:
             ctl, long = self._clients()
         except Exception as e:

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import posixpath
 import re
 import signal
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ class _Run:
     status_fd: int | None = None
     status: bytes = b""
     argv0: str = ""
+    # volume mounts as the step sees them -> host source (None: a tmpfs, gone with the step)
+    mounts: tuple[tuple[str, Path | None], ...] = ()
 
 
 class LocalHandle:
@@ -198,8 +201,32 @@ class LocalHandle:
         run = self._run
         if run.sandboxed:
             try:
+                if run.mounts:
+                    mounted, found = self._in_mount(path)
+                    if mounted:
+                        return found
                 return resolve_in_root(run.root, path, run.cwd)
             except OSError:
                 return None
         host = Path(path) if path.startswith("/") else Path(run.cwd) / path
         return host if os.path.lexists(host) else None
+
+    def _in_mount(self, path: str) -> tuple[bool, Path | None]:
+        """(True, host path or None) when `path` is inside a volume mount, read from its source
+        (the mount point in the root is empty once the step is gone); (False, None) if not."""
+        run = self._run
+        full = posixpath.normpath(path if path.startswith("/") else run.cwd.rstrip("/") + "/" + path)
+        best: tuple[str, Path | None] | None = None
+        for prefix, source in run.mounts:
+            if (full == prefix or full.startswith(prefix.rstrip("/") + "/")) and (
+                    best is None or len(prefix) > len(best[0])):
+                best = (prefix, source)
+        if best is None:
+            return False, None
+        prefix, source = best
+        rest = full[len(prefix):].strip("/")
+        if source is None:
+            return True, None
+        if not rest:
+            return True, source if os.path.lexists(source) else None
+        return True, resolve_in_root(source, rest) if source.is_dir() else None

@@ -29,7 +29,7 @@ from tiphys.executors.bubblewrap import (
     SYSTEM_DIRS, base_args, resolve_in_root,
 )
 from tiphys.executors.bubblewrap import command as bubblewrap_command
-from tiphys.executors.bubblewrap import env_file
+from tiphys.executors.bubblewrap import env_file, mount_args, mount_sources, place_mounts
 from tiphys.executors.cgroups import _Cgroups, _Group, _safe_name
 from tiphys.executors.handles import LocalHandle, _DoneHandle, _Run
 from tiphys.executors.images import KNOWN_IMAGES, default_argv, image_known, install_shims, parse_image
@@ -206,6 +206,11 @@ class LocalExecutor:
         argv = self._argv(spec, ARGOSAY_IN_SANDBOX, script)
         if argv is None:
             return failed(f"image {spec.image!r} has no known entrypoint: set command")
+        try:
+            mounts = place_mounts(root, spec.mounts, in_system) if spec.mounts else []
+        except InfrastructureError as e:
+            return failed(str(e))
+        extra_binds += mount_args(mounts)
         hostname = _safe_name(spec.key.lower()).replace("_", "-").replace(".", "-") or "step"
         env = self._env(spec, f"{SHIM_DIR_IN_SANDBOX}:{DEFAULT_PATH}", "/root",
                         {"HOSTNAME": hostname})
@@ -214,7 +219,8 @@ class LocalExecutor:
         os.set_blocking(r, False)
         env_fd = env_file(env)
         bw = bubblewrap_command(self._bwrap, root, base, extra_binds, hostname, env, w, cwd, argv, env_fd)
-        run = _Run(spec, workdir, stdout, stderr, True, root, cwd, status_fd=r, argv0=argv[0])
+        run = _Run(spec, workdir, stdout, stderr, True, root, cwd, status_fd=r, argv0=argv[0],
+                   mounts=mount_sources(spec.mounts, mounts))
         try:
             run.group = self._group(spec)
             full = run.group.wrap(bw) if run.group else bw
@@ -232,6 +238,9 @@ class LocalExecutor:
         return LocalHandle(proc, run)
 
     async def _start_host(self, spec, workdir, stdout, stderr, out_f, err_f, failed):
+        if spec.mounts:
+            return failed("volumeMounts need the bubblewrap sandbox, which is off here "
+                          "(install bubblewrap, or use the sandbox or docker executor)")
         cwd = spec.working_dir if spec.working_dir and os.path.isdir(spec.working_dir) else str(workdir)
         for item in spec.inputs:
             if not os.path.lexists(item.source):

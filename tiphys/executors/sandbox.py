@@ -9,6 +9,8 @@ its own writable layer on top, so the semantics are a container's:
     /etc/resolv.conf, /etc/hosts   the host's, read-only (as Docker does); network shared
     ENTRYPOINT/CMD   Kubernetes rules: command replaces ENTRYPOINT, args replace CMD
     ENV, WorkingDir  the image's, then the step's env; workingDir created when missing
+    volumes          spec.mounts bound at their paths (mount points made in the step's layer),
+                     a tmpfs for an in-memory emptyDir
     User             the image's USER (name resolved in the image's /etc/passwd): a non-root
                      user runs with no capabilities in a user namespace mapping it to itself
 
@@ -38,7 +40,7 @@ from pathlib import Path
 
 from tiphys.errors import InfrastructureError, TiphysError
 from tiphys.executors.base import StepResult, StepSpec
-from tiphys.executors.bubblewrap import DEFAULT_CAPS, env_file
+from tiphys.executors.bubblewrap import DEFAULT_CAPS, env_file, mount_args, mount_sources, place_mounts
 from tiphys.executors.bubblewrap import command as bubblewrap_command
 from tiphys.executors.cgroups import _Cgroups, _safe_name
 from tiphys.executors.handles import LocalHandle, _DoneHandle, _Run
@@ -363,11 +365,14 @@ class SandboxExecutor:
             base += ["--unshare-user", "--uid", str(uid), "--gid", str(gid)]
         else:
             base += ["--unshare-user", "--uid", str(uid), "--gid", str(gid)]
+        mounts = place_mounts(merged, spec.mounts) if spec.mounts else []
         r, w = os.pipe()
         os.set_blocking(r, False)
         env_fd = env_file(env)          # the environment never shows in `ps` (secrets)
-        bw = prefix + bubblewrap_command(self._bwrap, merged, base, [], hostname, env, w, cwd, argv, env_fd)
-        run = _Run(spec, workdir, stdout, stderr, True, merged, cwd, status_fd=r, argv0=argv[0])
+        bw = prefix + bubblewrap_command(self._bwrap, merged, base, mount_args(mounts), hostname, env, w, cwd,
+                                         argv, env_fd)
+        run = _Run(spec, workdir, stdout, stderr, True, merged, cwd, status_fd=r, argv0=argv[0],
+                   mounts=mount_sources(spec.mounts, mounts))
         try:
             if spec.memory_limit is not None or spec.cpu_limit is not None:
                 run.group = self._limits().create(spec.key, spec.memory_limit, spec.cpu_limit)

@@ -109,7 +109,8 @@ class Runner:
             while not self.events.empty():
                 batch.append(self.events.get_nowait())
             now = time.time()
-            self._write_journal(batch, now)
+            if self.journal:   # write-ahead; in a worker thread, so other runs go on meanwhile
+                await asyncio.to_thread(self._write_journal, batch, now)
             began = time.perf_counter()
             actions = engine.handle(batch, now)
             if self.observe is not None:
@@ -120,6 +121,8 @@ class Runner:
             t.cancel()
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
+        if not self.dry_run:    # volumeClaimTemplates folders, as Argo's volumeClaimGC deletes the PVCs
+            await asyncio.to_thread(steps.release_volumes, self.home, self.wf, engine.spec)
         try:
             loop.remove_signal_handler(signal.SIGINT)
             loop.remove_signal_handler(signal.SIGTERM)
@@ -133,7 +136,6 @@ class Runner:
                         preset_outputs=self.preset_outputs)
         if self.journal:
             meta = self.wf["metadata"]
-            self.store.clear_journal(meta["namespace"], meta["name"])
             self.store.append_journal(meta["namespace"], meta["name"], [journal.start_entry(
                 now, suspend=engine.suspended, preset=self.preset, preset_outputs=self.preset_outputs)])
         self._apply(engine.start(now))
@@ -158,8 +160,6 @@ class Runner:
         return state.engine
 
     def _write_journal(self, batch: list[A.Event], now: float) -> None:
-        if not self.journal:
-            return
         meta = self.wf["metadata"]
         self.store.append_journal(meta["namespace"], meta["name"], [journal.dumps({"t": now, "ev": journal.encode(batch)})])
 
@@ -208,7 +208,8 @@ class Runner:
             self.handles[action.node_id] = handle
             if self.journal:   # at once: a step running when the controller dies must be known as started
                 meta = self.wf["metadata"]
-                self.store.append_journal(meta["namespace"], meta["name"], [journal.dumps({"s": action.node_id})])
+                await asyncio.to_thread(self.store.append_journal, meta["namespace"], meta["name"],
+                                        [journal.dumps({"s": action.node_id})])
             if action.node_id in self.stop_on_start:
                 self.stop_on_start.discard(action.node_id)
                 await handle.stop(grace=0.0)

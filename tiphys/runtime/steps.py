@@ -93,7 +93,7 @@ def _pod_fields(tmpl: dict[str, Any], body: dict[str, Any], workdir: Path) -> di
         if vol is None:
             raise SchemaError(f"no volume named {name!r} in the template's volumes", path=where)
         if "hostPath" in vol:
-            source: Path | None = Path(str((vol["hostPath"] or {}).get("path", "")))
+            source: Path | None = _host_path(vol["hostPath"] or {}, str(name), where)
         elif "emptyDir" in vol:
             source = None if (vol["emptyDir"] or {}).get("medium") == "Memory" else workdir / "volumes" / str(name)
         elif "persistentVolumeClaim" in vol:
@@ -106,6 +106,8 @@ def _pod_fields(tmpl: dict[str, Any], body: dict[str, Any], workdir: Path) -> di
             source = source / str(vm["subPath"])
         if source is not None and "hostPath" not in vol:
             source.mkdir(parents=True, exist_ok=True)
+            if "emptyDir" in vol:
+                source.chmod(0o777)         # as the kubelet makes an emptyDir: any user may write
         mounts.append(Mount(str(path), source, bool(vm.get("readOnly"))))
     security = {**(tmpl.get("securityContext") or {}), **(body.get("securityContext") or {})}
     requests = (body.get("resources") or {}).get("requests") or {}
@@ -116,6 +118,48 @@ def _pod_fields(tmpl: dict[str, Any], body: dict[str, Any], workdir: Path) -> di
         if requests.get("memory") else None,
         cpu_request=quantities.parse(requests["cpu"], "resources.requests.cpu") if requests.get("cpu") else None,
         workflow=workdir.parent.name)
+
+
+def release_volumes(home: Path, wf: dict[str, Any], spec: dict[str, Any]) -> None:
+    """At the workflow's end, delete the folders of its `volumeClaimTemplates` claims as Argo
+    deletes those PVCs (`volumeClaimGC.strategy`): OnWorkflowSuccess, the default, only when
+    it Succeeded (a Failed/Error workflow keeps them for a retry), OnWorkflowCompletion
+    always. Kept folders go with the workflow's logs when the workflow is deleted. `spec` is
+    the effective spec (a workflowTemplateRef's merged in)."""
+    claims = [c for c in spec.get("volumeClaimTemplates") or [] if isinstance(c, dict)]
+    if not claims:
+        return
+    strategy = (spec.get("volumeClaimGC") or {}).get("strategy") or "OnWorkflowSuccess"
+    if strategy != "OnWorkflowCompletion" and (wf.get("status") or {}).get("phase") != "Succeeded":
+        return
+    name = wf["metadata"]["name"]
+    folder = home / "logs" / name / "volumes"
+    for claim in claims:
+        claim_name = (claim.get("metadata") or {}).get("name")
+        if claim_name:
+            shutil.rmtree(folder / f"{name}-{claim_name}", ignore_errors=True)
+    try:
+        folder.rmdir()              # when nothing else (a claim not from the templates) is left
+    except OSError:
+        pass
+
+
+def _host_path(host: dict[str, Any], name: str, where: str) -> Path:
+    """A hostPath volume's folder or file, checked or created as its `type` says (Kubernetes:
+    unset or DirectoryOrCreate makes a missing folder, FileOrCreate an empty file)."""
+    path, kind = Path(str(host.get("path") or "")), str(host.get("type") or "")
+    if not path.is_absolute():
+        raise SchemaError(f"volume {name!r}: hostPath.path must be an absolute path, got {str(path)!r}", path=where)
+    if kind in ("", "DirectoryOrCreate") and not path.exists():
+        path.mkdir(parents=True, exist_ok=True)
+    elif kind == "FileOrCreate" and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    elif kind == "Directory" and not path.is_dir():
+        raise SchemaError(f"volume {name!r}: hostPath {path} is not a folder (type Directory)", path=where)
+    elif kind == "File" and not path.is_file():
+        raise SchemaError(f"volume {name!r}: hostPath {path} is not a file (type File)", path=where)
+    return path
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -197,7 +197,7 @@ class Controller:
                         if not self.store.claim(key[0], key[1], self.owner, self.lease_ttl):
                             continue
                     full = self.store.get_workflow(key[1], key[0]) or wf
-                    resume = phase == "Running" and bool(self.store.journal(key[0], key[1]))
+                    resume = bool(self.store.journal(key[0], key[1]))   # begun before: resume, whatever it shows
                     with self._lock:
                         if key in self._mine:
                             continue

@@ -1,5 +1,5 @@
-// The client of Tiphys' Argo-shaped REST API: JSON calls, newline-delimited streams
-// (watches and logs), downloads. Every call carries the bearer token when there is one.
+// The client of Tiphys' Argo-shaped REST API: JSON calls and newline-delimited streams
+// (watches and logs). Every call carries the bearer token when there is one.
 import { getToken, unauthorized } from './auth.js';
 
 export class ApiError extends Error {
@@ -97,18 +97,4 @@ export function watch(path, onEvent, { onError } = {}) {
     }
   })();
   return { close() { closed = true; ctl.abort(); } };
-}
-
-// Save a file the API serves (with the token, which a plain link could not send).
-export async function download(path, filename) {
-  const res = await fetch(path, { headers: headers(false) });
-  if (!res.ok) throw await failure(res);
-  const url = URL.createObjectURL(await res.blob());
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = filename;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10000);
 }

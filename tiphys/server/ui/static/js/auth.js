@@ -1,11 +1,21 @@
 // Bearer token for `tiphys server --auth-mode client`: kept in this browser's localStorage,
 // sent as the Authorization header by api.js. A 401 from any call clears the view and asks.
+// Artifact downloads are plain links (the browser streams the file to disk), which cannot
+// carry a header: for them the token is also kept in the `authorization` cookie (which the
+// server reads as the Argo UI's), sent only to /artifact-files/ and never from another site.
 import { esc, html } from './util.js';
 
 const KEY = 'tiphys.token';
+export const ARTIFACT_PATH = '/artifact-files/';
 let onUnauthorizedHandler = null;
 
 export const getToken = () => localStorage.getItem(KEY) || '';
+
+function syncCookie() {
+  const t = getToken();
+  const attrs = `; path=${ARTIFACT_PATH}; SameSite=Strict`;
+  document.cookie = t ? `authorization=${encodeURIComponent(t)}${attrs}` : `authorization=${attrs}; max-age=0`;
+}
 
 export function setToken(raw) {
   let t = (raw || '').trim();
@@ -19,9 +29,11 @@ export function clearToken() {
   updateLogout();
 }
 
+// The logout button and the download cookie follow the stored token.
 export function updateLogout() {
   const b = document.getElementById('logout');
   if (b) b.hidden = !getToken();
+  syncCookie();
 }
 
 export const setUnauthorizedHandler = (fn) => { onUnauthorizedHandler = fn; };

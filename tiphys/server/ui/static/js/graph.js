@@ -1,7 +1,9 @@
 // The workflow graph: every node of status.nodes, edges from `children`, laid out by dagre
-// (in a worker) once per change of structure; phase changes only recolour. Drawn as one SVG
-// moved and scaled by a single CSS transform (composited while it moves, so panning a 2,000-node
-// graph repaints nothing); far out, labels are hidden.
+// (in a worker; what it is given, including big loops as blocks, is layout.js's) once per
+// change of structure; phase changes only recolour. Drawn as one SVG moved and scaled by a
+// single CSS transform set at most once per animation frame, whatever the number of wheel or
+// pointer events (composited while it moves; no node element is touched and nothing is
+// measured per event); far out, labels are hidden by one class on the svg.
 import { BOUNDARY_TYPES, GROUP_TYPES, groups, layoutInput, size } from './layout.js';
 import { esc } from './util.js';
 
@@ -34,6 +36,7 @@ export class Graph {
     this.els = new Map();
     this.selected = null;
     this.view = { x: 0, y: 0, k: 1 };
+    this.follow = 'start';  // the view after a relayout: 'start' (initialView), 'fit', null (left as it is)
     this.size = { width: 0, height: 0 };
     this.layoutId = 0;
     this.worker = new Worker(new URL('./layout-worker.js', import.meta.url), { type: 'module' });
@@ -47,16 +50,20 @@ export class Graph {
     this.svg = container.querySelector('svg');
     this.vp = this.svg.querySelector('.vp');
     this.status = container.querySelector('.graph-status');
+    this.box = null;  // the wrap's client rect, measured again only after it resized
+    this.resized = new ResizeObserver(() => { this.box = null; });
+    this.resized.observe(this.wrap);
     this.bindPanZoom();
     container.querySelector('.graph-tools').addEventListener('click', (e) => {
       const z = e.target.dataset.z;
-      const r = this.wrap.getBoundingClientRect();
-      if (z === 'fit') this.fit();
-      else this.zoomAt(r.width / 2, r.height / 2, z === 'in' ? 1.4 : 1 / 1.4);
+      const r = this.rect();
+      if (z === 'fit') { this.follow = 'fit'; this.fit(); } else this.zoomAt(r.width / 2, r.height / 2, z === 'in' ? 1.4 : 1 / 1.4);
     });
   }
 
-  destroy() { this.worker.terminate(); this.pendingLayout = null; clearTimeout(this.rest); }
+  destroy() { this.worker.terminate(); this.resized.disconnect(); this.pendingLayout = null; clearTimeout(this.rest); }
+
+  rect() { return this.box || (this.box = this.wrap.getBoundingClientRect()); }
 
   // New node map: relayout when nodes or edges changed, otherwise recolour what changed.
   async update(nodes) {
@@ -72,7 +79,9 @@ export class Graph {
     this.nodes = nodes;
     const id = ++this.layoutId;
     if (!this.els.size) this.status.textContent = `laying out ${Object.keys(nodes).length} nodes…`;
-    const msg = { id, ...layoutInput(nodes) };
+    const { blocks, ...msg } = layoutInput(nodes);
+    msg.id = id;
+    this.blocks = blocks;
     const result = await new Promise((resolve) => {
       this.pendingLayout = (data) => { if (data.id === this.layoutId) resolve(data); };
       this.worker.postMessage(msg);
@@ -84,7 +93,6 @@ export class Graph {
   }
 
   draw(layout, nodes) {
-    const first = !this.els.size;
     const parts = [];
     let d = '';
     for (const pts of layout.edges) {
@@ -93,7 +101,7 @@ export class Graph {
     }
     for (const g of groups(nodes)) {
       let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-      for (const c of g.kids) {
+      for (const c of this.blocks[g.id]?.members || g.kids) {
         const p = layout.nodes[c];
         if (!p) continue;
         const [w, h] = size(nodes[c]);
@@ -120,7 +128,9 @@ export class Graph {
     this.size = { width: layout.width, height: layout.height };
     this.svg.setAttribute('width', Math.ceil(layout.width));
     this.svg.setAttribute('height', Math.ceil(layout.height));
-    if (first) this.initialView(layout, nodes);
+    // until the view is moved by hand it follows the growing graph
+    if (this.follow === 'fit') this.fit();
+    else if (this.follow === 'start') this.initialView(layout, nodes);
   }
 
   // Small graphs fit the view; a big one starts readable (labels shown) at its top, centred
@@ -131,7 +141,7 @@ export class Graph {
     const children = new Set(Object.values(nodes).flatMap((n) => n.children || []));
     const root = Object.keys(nodes).find((id) => !children.has(id) && layout.nodes[id]);
     if (!root) return;
-    const r = this.wrap.getBoundingClientRect();
+    const r = this.rect();
     const k = 0.6;
     const [x, y] = layout.nodes[root];
     this.view = { k, x: r.width / 2 - x * k, y: 40 - (y - 20) * k };
@@ -160,7 +170,7 @@ export class Graph {
   }
 
   fit() {
-    const r = this.wrap.getBoundingClientRect();
+    const r = this.rect();
     const { width, height } = this.size;
     if (!width || !r.width) return;
     const k = Math.max(0.02, Math.min(1, r.width / width, r.height / height));
@@ -169,6 +179,7 @@ export class Graph {
   }
 
   zoomAt(px, py, factor) {
+    this.follow = null;
     const { x, y, k } = this.view;
     const nk = Math.max(0.02, Math.min(3, k * factor));
     this.view = { k: nk, x: px - ((px - x) * nk) / k, y: py - ((py - y) * nk) / k };
@@ -180,7 +191,7 @@ export class Graph {
     const w = this.wrap;
     w.addEventListener('wheel', (e) => {
       e.preventDefault();
-      const r = w.getBoundingClientRect();
+      const r = this.rect();
       this.zoomAt(e.clientX - r.left, e.clientY - r.top, Math.exp(-e.deltaY * 0.0015));
     }, { passive: false });
     w.addEventListener('pointerdown', (e) => {
@@ -192,6 +203,7 @@ export class Graph {
       const dx = e.clientX - drag.sx, dy = e.clientY - drag.sy;
       if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 4) return;
       drag.moved = true;
+      this.follow = null;
       w.classList.add('dragging');
       this.view = { ...this.view, x: drag.x + dx, y: drag.y + dy };
       this.apply();

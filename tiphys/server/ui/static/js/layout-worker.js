@@ -1,5 +1,5 @@
 // Lays a graph out with dagre off the main thread, so the page stays responsive while a
-// 2,000-node workflow is laid out. In: {id, nodes: [[id, w, h]], edges: [[from, to, drawn]]}
+// 2,000-node workflow is laid out. In: {id, nodes: [[id, w, h]], edges: [[from, to, drawn, weight?]]}
 // (see layout.js). Out: {id, nodes: {id: [x, y]}, edges: [[x0, y0, x1, y1, ...]] (the drawn
 // ones), width, height, ms}.
 //
@@ -21,7 +21,7 @@ self.onmessage = (e) => {
   for (const [nid, width, height] of nodes) g.setNode(nid, { width, height });
   // with the sweeps, dagre places siblings left to right when their edges come in reverse
   const ordered = big ? edges : [...edges].reverse();
-  for (const [a, b] of ordered) if (g.hasNode(a) && g.hasNode(b)) g.setEdge(a, b);
+  for (const [a, b, , weight] of ordered) if (g.hasNode(a) && g.hasNode(b)) g.setEdge(a, b, weight ? { weight } : {});
   dagre.layout(g, { disableOptimalOrderHeuristic: big });
   const pos = {};
   for (const nid of g.nodes()) { const n = g.node(nid); pos[nid] = [n.x, n.y]; }

@@ -40,64 +40,106 @@ export function groups(nodes) {
   return out;
 }
 
-// Columns for a block of `n` items of size POD whose width:height is about ASPECT.
-export function columns(n) {
-  const colW = POD[0] + NODESEP, rowH = POD[1] + RANKSEP;
+// Columns for a block of `n` items, each `wide` nodes wide and `deep` ranks deep (a single Pod:
+// 1 and 1), whose width:height is about ASPECT.
+export function columns(n, wide = 1, deep = 1) {
+  const colW = wide * (POD[0] + NODESEP), rowH = deep * (POD[1] + RANKSEP);
   return Math.max(1, Math.min(n, Math.ceil(Math.sqrt((n * ASPECT * rowH) / colW))));
 }
 
-// A loop that can be drawn as a block: many items, each a leaf of the loop (no child of its
-// own inside the workflow but the few nodes that follow the whole loop), none with another parent.
-function compactable(nodes, group, parents) {
-  if (group.kind !== 'loop' || group.kids.length < COMPACT_MIN) return null;
-  const items = new Set(group.kids);
-  const next = new Set();
-  for (const id of group.kids) {
-    if ((parents.get(id) || 0) !== 1) return null;
+// The nodes of one loop item: its root and what only it leads to (a node joins when all its
+// parents have). -> {ids, exits: nodes leading out of it (or leaves), next: where they lead, wide, deep}.
+function itemTree(nodes, root, parents) {
+  const depth = new Map([[root, 0]]);
+  const order = [root];
+  const count = new Map();
+  for (let i = 0; i < order.length; i++) {
+    const id = order[i];
     for (const c of kidsOf(nodes, nodes[id])) {
-      if (items.has(c) || c === group.id) return null;
-      next.add(c);
-      if (next.size > COMPACT_MAX_NEXT) return null;
+      const k = (count.get(c) || 0) + 1;
+      count.set(c, k);
+      depth.set(c, Math.max(depth.get(c) ?? 0, depth.get(id) + 1));
+      if (k === parents.get(c)) order.push(c);
     }
   }
-  return { cols: columns(group.kids.length), next: [...next] };
+  const ids = new Set(order);
+  const exits = [], next = new Set(), perDepth = new Map();
+  for (const id of order) {
+    const d = depth.get(id);
+    perDepth.set(d, (perDepth.get(d) || 0) + 1);
+    const kids = kidsOf(nodes, nodes[id]);
+    const out = kids.filter((c) => !ids.has(c));
+    if (out.length || !kids.length) exits.push(id);
+    for (const c of out) next.add(c);
+  }
+  return { ids, exits, next, wide: Math.max(...perDepth.values()), deep: perDepth.size };
 }
 
-// -> {nodes: [[id, w, h]], edges: [[from, to, drawn]], compact: {groupId: cols}} for the worker,
-// each node's edges in the order of its children (left to right).
+// A loop that can be drawn as a block: many items, each leading (apart from its own nodes)
+// only to the few nodes that follow the whole loop.
+function compactable(nodes, group, parents) {
+  if (group.kind !== 'loop' || group.kids.length < COMPACT_MIN) return null;
+  const trees = [];
+  const next = new Set();
+  let wide = 1, deep = 1;
+  for (const id of group.kids) {
+    if (parents.get(id) !== 1) return null;
+    const t = itemTree(nodes, id, parents);
+    if (t.ids.has(group.id)) return null;
+    for (const c of t.next) next.add(c);
+    if (next.size > COMPACT_MAX_NEXT) return null;
+    wide = Math.max(wide, t.wide);
+    deep = Math.max(deep, t.deep);
+    trees.push(t);
+  }
+  for (const c of next) if (group.kids.includes(c)) return null;
+  return { cols: columns(trees.length, wide, deep), next: [...next], trees, kids: group.kids };
+}
+
+// -> {nodes: [[id, w, h]], edges: [[from, to, drawn, weight?]]} for the worker, each node's edges in the
+// order of its children (left to right), and blocks: {groupId: {cols, members}} (the loops laid
+// out as blocks, with every node of their items).
 export function layoutInput(nodes) {
   const parents = new Map();
   for (const n of Object.values(nodes)) for (const c of kidsOf(nodes, n)) parents.set(c, (parents.get(c) || 0) + 1);
-  const blocks = new Map();  // group id -> {cols, next}
+  const blocks = new Map();  // group id -> block
   const inBlock = new Set();
   for (const g of groups(nodes)) {
+    if (inBlock.has(g.id)) continue;  // a loop inside an item of a block: drawn as it is
     const b = compactable(nodes, g, parents);
     if (!b) continue;
-    blocks.set(g.id, { ...b, kids: g.kids });
-    for (const k of g.kids) inBlock.add(k);
+    blocks.set(g.id, b);
+    for (const t of b.trees) for (const id of t.ids) inBlock.add(id);
   }
   const edges = [];
   for (const n of Object.values(nodes)) {
     const block = blocks.get(n.id);
-    if (block) { blockEdges(n.id, block, edges); continue; }
-    if (inBlock.has(n.id)) continue;
-    const kids = kidsOf(nodes, n);
-    for (const c of kids) edges.push([n.id, c, 1]);
+    if (block) blockEdges(nodes, n.id, block, edges);
+    else if (!inBlock.has(n.id)) for (const c of kidsOf(nodes, n)) edges.push([n.id, c, 1]);
   }
-  const compact = {};
-  for (const [id, b] of blocks) compact[id] = b.cols;
-  return { nodes: Object.values(nodes).map((n) => [n.id, ...size(n)]), edges, compact };
+  const out = {};
+  for (const [id, b] of blocks) out[id] = { cols: b.cols, members: b.trees.flatMap((t) => [...t.ids]) };
+  return { nodes: Object.values(nodes).map((n) => [n.id, ...size(n)]), edges, blocks: out };
 }
 
-// A block of items in `cols` columns: the group above the first row, each column a chain
-// (item k above item k + cols), each column's last item above every successor of the loop.
-// Drawn: the group's edge to the middle of the first row, the middle column's edges out.
-function blockEdges(groupId, { cols, next, kids }, edges) {
+// A block of items in `cols` columns: the group above the first row, each column a chain (item
+// k above item k + cols), the last item of each column above every node that follows the loop.
+// Drawn: each item's own edges, the group's edge to the middle of the first row, the edges out
+// of the middle column.
+function blockEdges(nodes, groupId, { cols, next, trees, kids }, edges) {
   const mid = Math.floor((Math.min(cols, kids.length) - 1) / 2);
   for (let c = 0; c < Math.min(cols, kids.length); c++) {
-    edges.push([groupId, kids[c], c === mid ? 1 : 0]);
+    edges.push([groupId, kids[c], c === mid ? 1 : 0, 4]);  // heavier: short columns end early, not start late
     let k = c;
-    for (; k + cols < kids.length; k += cols) edges.push([kids[k], kids[k + cols], 0]);
-    for (const s of next) edges.push([kids[k], s, c === mid ? 1 : 0]);
+    for (;; k += cols) {
+      const t = trees[k];
+      for (const id of t.ids) for (const x of kidsOf(nodes, nodes[id])) if (t.ids.has(x)) edges.push([id, x, 1]);
+      if (k + cols >= kids.length) break;
+      for (const e of t.exits) edges.push([e, kids[k + cols], 0]);
+    }
+    for (const e of trees[k].exits) {
+      const real = new Set(kidsOf(nodes, nodes[e]));
+      for (const s of next) edges.push([e, s, c === mid && real.has(s) ? 1 : 0]);
+    }
   }
 }

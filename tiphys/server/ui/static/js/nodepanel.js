@@ -1,7 +1,8 @@
 // The side panel of one node: summary, inputs, outputs, artifacts (download), logs (streamed
 // while the node runs), and "retry from here".
-import { download, enc, stream, wfPath } from './api.js';
-import { DONE, duration, esc, fmtTime, phaseBadge, showError } from './util.js';
+import { enc, stream, wfPath } from './api.js';
+import { ARTIFACT_PATH } from './auth.js';
+import { DONE, duration, esc, fmtTime, phaseBadge } from './util.js';
 
 const MAX_VALUE = 2000;
 const clip = (v) => { const t = String(v); return t.length > MAX_VALUE ? `${t.slice(0, MAX_VALUE)}… (${t.length} characters)` : t; };
@@ -54,7 +55,9 @@ export class NodePanel {
     this.node = node;
     const logsPre = this.aside.querySelector('pre.logs');
     const inp = node.inputs || {}, out = node.outputs || {};
-    const outArtifacts = (out.artifacts || []).map((a) => `<li>${esc(a.name)} <button type="button" data-artifact="${esc(a.name)}">Download</button></li>`).join('');
+    const href = (a) => `${ARTIFACT_PATH}${enc(this.ns)}/workflows/${enc(this.wfName)}/${enc(node.id)}/outputs/${enc(a)}`;
+    const outArtifacts = (out.artifacts || []).map((a) => `<li>${esc(a.name)}${a.path ? ` <span class="muted">${esc(a.path)}</span>` : ''}
+      <a class="button" href="${esc(href(a.name))}" download="${esc(a.name)}" data-artifact="${esc(a.name)}">Download</a></li>`).join('');
     const inArtifacts = (inp.artifacts || []).map((a) => `<li>${esc(a.name)}${a.path ? ` <span class="muted">${esc(a.path)}</span>` : ''}</li>`).join('');
     const failedWf = ['Failed', 'Error'].includes(wf.status?.phase);
     const isPod = node.type === 'Pod' || node.podName;
@@ -80,10 +83,6 @@ export class NodePanel {
     if (t.matches('[data-close]')) this.close();
     else if (t.matches('[data-logs]')) this.showLogs();
     else if (t.matches('[data-retry-node]')) this.onRetryNode(this.nodeId);
-    else if (t.dataset.artifact) {
-      const path = `/artifact-files/${enc(this.ns)}/workflows/${enc(this.wfName)}/${enc(this.nodeId)}/outputs/${enc(t.dataset.artifact)}`;
-      download(path, t.dataset.artifact).catch((err) => showError(`Cannot download artifact ${t.dataset.artifact}: ${err.message}`));
-    }
   }
 
   // Stream the node's log lines; follow while the node has not finished.
