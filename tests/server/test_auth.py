@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import pytest
-from server_helpers import hello, wait_phase
+from live import start_server, stop
+from server_helpers import hello
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -235,41 +231,14 @@ def test_cli_server_mode_on_all_interfaces_is_refused(home, capsys):
 
 # -- a real server process with real clients ----------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def real_server(tmp_path_factory):
     home = tmp_path_factory.mktemp("auth-home")
     with Store(home / "tiphys.db") as store:
         _, token = auth.create_token(store, [NS])
-    port = _free_port()
-    tiphys = Path(sys.executable).parent / "tiphys"
-    cmd = [str(tiphys)] if tiphys.exists() else [sys.executable, "-m", "tiphys.cli.main"]
-    proc = subprocess.Popen([*cmd, "server", "--auth-mode", "client", "--port", str(port), "--log-level", "warning"],
-                            env={**os.environ, "TIPHYS_HOME": str(home)},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                proc.kill()
-                pytest.fail(f"tiphys server did not start: {out}")
-            time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", token
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    proc, url = start_server(home, "--auth-mode", "client")
+    yield url, token
+    stop(proc)
 
 
 @pytest.mark.integration

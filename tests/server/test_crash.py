@@ -5,8 +5,6 @@ Steps report to an HTTP counter in this test process (the sandbox shares the hos
 network), so "ran again" is observed from outside Tiphys, not from its own records."""
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from test_real_clients import _free_port
+from live import start_server, stop
 
 pytestmark = pytest.mark.integration
 NS = "argo"
@@ -66,26 +64,8 @@ def workflow(name: str, port: int) -> dict:
                  "script": {"image": "python:3.11", "command": ["python3"], "source": source}}]}}
 
 
-def start_server(home: Path, store: str | None = None) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    tiphys = Path(sys.executable).parent / "tiphys"
-    cmd = [str(tiphys)] if tiphys.exists() else [sys.executable, "-m", "tiphys.cli.main"]
-    log = open(home / f"server-{port}.log", "wb")  # noqa: SIM115 - closed with the process
-    proc = subprocess.Popen([*cmd, "server", "--port", str(port), "--log-level", "warning", "--parallelism", "8",
-                             *(["--store", store] if store else [])],
-                            env={**os.environ, "TIPHYS_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(f"{url}/api/v1/version", timeout=0.5).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("tiphys server did not start: " + (home / f"server-{port}.log").read_text())
-        time.sleep(0.05)
+def server(home: Path, store: str | None = None) -> tuple[subprocess.Popen, str]:
+    return start_server(home, "--parallelism", "8", *(["--store", store] if store else []))
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -102,7 +82,7 @@ def test_kill_9_while_20_workflows_run(tmp_path, request, backend):
     home = tmp_path / "home"
     home.mkdir()
     counter = Counter()
-    proc, url = start_server(home, store)
+    proc, url = server(home, store)
     try:
         for i in range(COUNT):
             r = httpx.post(f"{url}/api/v1/workflows/{NS}", json={"workflow": workflow(f"crash-{i:02d}", counter.port)})
@@ -120,7 +100,7 @@ def test_kill_9_while_20_workflows_run(tmp_path, request, backend):
     interrupted = started - {(w, s) for t, w, s, what in before if what == "end"}
     assert ended and interrupted, f"the kill should fall while steps run: {before}"
 
-    proc, url = start_server(home, store)
+    proc, url = server(home, store)
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -148,9 +128,4 @@ def test_kill_9_while_20_workflows_run(tmp_path, request, backend):
             for s in "1234":
                 assert (f"crash-{i:02d}", s) in {(w, st) for _, w, st, what in counter.hits if what == "end"}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)

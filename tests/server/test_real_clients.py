@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 argo_workflows = pytest.importorskip("argo_workflows", reason="argo-workflows is not installed "
                                      "(pip install argo-workflows; it is in the test extras)")
 hera = pytest.importorskip("hera", reason="hera is not installed (pip install hera; it is in the test extras)")
+
+from live import start_server, stop  # noqa: E402
 
 pytestmark = pytest.mark.integration
 NS = "argo"
@@ -23,40 +21,15 @@ HELLO = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {
 DONE = ("Succeeded", "Failed", "Error")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("server-home")
-    port = _free_port()
-    tiphys = Path(sys.executable).parent / "tiphys"
-    cmd = [str(tiphys)] if tiphys.exists() else [sys.executable, "-m", "tiphys.cli.main"]
-    proc = subprocess.Popen([*cmd, "server", "--port", str(port), "--log-level", "warning"],
-                            env={**os.environ, "TIPHYS_HOME": str(home)},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                proc.kill()
-                pytest.fail(f"tiphys server did not start: {out}")
-            time.sleep(0.05)
+    proc, url = start_server(tmp_path_factory.mktemp("server-home"))
     yield url
     proc.terminate()
     try:
         proc.wait(15)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        stop(proc)
         pytest.fail("tiphys server did not stop on SIGTERM")
 
 

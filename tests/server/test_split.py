@@ -2,7 +2,6 @@
 full servers on one PostgreSQL, where the survivor takes over the workflows of one killed."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,44 +11,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from test_real_clients import _free_port
+from live import spawn, start_server
+from live import stop as stop_all
 
 pytestmark = pytest.mark.integration
 NS = "argo"
-TIPHYS = str(Path(sys.executable).parent / "tiphys")
-
-
-def spawn(home: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
-    log = open(home / f"proc-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115 - lives with the process
-    return subprocess.Popen([TIPHYS, *args], env={**os.environ, "TIPHYS_HOME": str(home), **(env or {})},
-                            stdout=log, stderr=subprocess.STDOUT)
 
 
 def server(home: Path, *args: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    proc = spawn(home, "server", "--port", str(port), "--log-level", "warning", *args, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(f"{url}/api/v1/version", timeout=0.5).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-
-
-def stop_all(*procs: subprocess.Popen) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-    for p in procs:
-        try:
-            p.wait(20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+    return start_server(home, *args, env=env)
 
 
 def wf(name: str, templates: list) -> dict:

@@ -93,10 +93,10 @@ function compactable(nodes, group, parents) {
     trees.push(t);
   }
   for (const c of next) if (group.kids.includes(c)) return null;
-  return { cols: columns(trees.length, wide, deep), next: [...next], trees, kids: group.kids };
+  return { cols: columns(trees.length, wide, deep), deep, next: [...next], trees, kids: group.kids };
 }
 
-// -> {nodes: [[id, w, h]], edges: [[from, to, drawn, weight?]]} for the worker, each node's edges in the
+// -> {nodes: [[id, w, h]], edges: [[from, to, drawn]]} for the worker (nodes include placeholders), each node's edges in the
 // order of its children (left to right), and blocks: {groupId: {cols, members}} (the loops laid
 // out as blocks, with every node of their items).
 export function layoutInput(nodes) {
@@ -111,35 +111,48 @@ export function layoutInput(nodes) {
     blocks.set(g.id, b);
     for (const t of b.trees) for (const id of t.ids) inBlock.add(id);
   }
-  const edges = [];
+  const edges = [], pads = [];
   for (const n of Object.values(nodes)) {
     const block = blocks.get(n.id);
-    if (block) blockEdges(nodes, n.id, block, edges);
+    if (block) blockEdges(nodes, n.id, block, edges, pads);
     else if (!inBlock.has(n.id)) for (const c of kidsOf(nodes, n)) edges.push([n.id, c, 1]);
   }
   const out = {};
   for (const [id, b] of blocks) out[id] = { cols: b.cols, members: b.trees.flatMap((t) => [...t.ids]) };
-  return { nodes: Object.values(nodes).map((n) => [n.id, ...size(n)]), edges, blocks: out };
+  return { nodes: [...Object.values(nodes).map((n) => [n.id, ...size(n)]), ...pads], edges, blocks: out };
 }
 
 // A block of items in `cols` columns: the group above the first row, each column a chain (item
-// k above item k + cols), the last item of each column above every node that follows the loop.
-// Drawn: each item's own edges, the group's edge to the middle of the first row, the edges out
-// of the middle column.
-function blockEdges(nodes, groupId, { cols, next, trees, kids }, edges) {
-  const mid = Math.floor((Math.min(cols, kids.length) - 1) / 2);
-  for (let c = 0; c < Math.min(cols, kids.length); c++) {
-    edges.push([groupId, kids[c], c === mid ? 1 : 0, 4]);  // heavier: short columns end early, not start late
-    let k = c;
-    for (;; k += cols) {
+// k above item k + cols; a last row that is not full padded with placeholders, so that every
+// column is as long and dagre ranks the block without slack, quickly), the last of each column
+// above every node that follows the loop. Drawn: each item's own edges, the group's edge to the
+// middle of the first row, the edges out of the middle column (or the nearest that ends in an item).
+function blockEdges(nodes, groupId, { cols, deep, next, trees, kids }, edges, pads) {
+  const n = kids.length, width = Math.min(cols, n), rows = Math.ceil(n / width);
+  const mid = Math.floor((width - 1) / 2);
+  const rest = n % width;
+  const out = rest === 0 || mid < rest ? mid : rest - 1;
+  for (let c = 0; c < width; c++) {
+    edges.push([groupId, kids[c], c === mid ? 1 : 0]);
+    let ends = [];
+    for (let k = c; k < rows * width; k += width) {
+      if (k >= n) {
+        for (let d = 0; d < deep; d++) {  // as deep as the deepest item
+          const pad = `${groupId}\u0000pad${c}.${d}`;
+          pads.push([pad, ...POD]);
+          for (const e of ends) edges.push([e, pad, 0]);
+          ends = [pad];
+        }
+        continue;
+      }
       const t = trees[k];
+      for (const e of ends) edges.push([e, kids[k], 0]);
       for (const id of t.ids) for (const x of kidsOf(nodes, nodes[id])) if (t.ids.has(x)) edges.push([id, x, 1]);
-      if (k + cols >= kids.length) break;
-      for (const e of t.exits) edges.push([e, kids[k + cols], 0]);
+      ends = t.exits;
     }
-    for (const e of trees[k].exits) {
-      const real = new Set(kidsOf(nodes, nodes[e]));
-      for (const s of next) edges.push([e, s, c === mid && real.has(s) ? 1 : 0]);
+    for (const e of ends) {
+      const real = new Set(nodes[e] ? kidsOf(nodes, nodes[e]) : []);
+      for (const s of next) edges.push([e, s, c === out && real.has(s) ? 1 : 0]);
     }
   }
 }
