@@ -10,6 +10,7 @@
 // cost about the same on these graphs; what made the 2,000-node layout slow (about 2 s) was its
 // one rank 1,999 nodes wide, which layout.js now gives as a block of chained columns.
 import dagre from '../vendor/dagre.esm.min.js';
+import { NODESEP, RANKSEP } from './layout.js';
 
 const BIG = 1000;
 
@@ -18,7 +19,7 @@ self.onmessage = (e) => {
   const t0 = performance.now();
   const big = nodes.length >= BIG;
   const g = new dagre.graphlib.Graph({ multigraph: false });
-  g.setGraph({ rankdir: 'TB', nodesep: 14, ranksep: 42, marginx: 20, marginy: 20 });
+  g.setGraph({ rankdir: 'TB', nodesep: NODESEP, ranksep: RANKSEP, marginx: 20, marginy: 20 });
   g.setDefaultEdgeLabel(() => ({}));
   for (const [nid, width, height] of nodes) g.setNode(nid, { width, height });
   // with the sweeps, dagre places siblings left to right when their edges come in reverse

@@ -152,8 +152,10 @@ export function mountWorkflow(root, ns, name) {
       return;
     }
     if (closed) return;
+    // No resourceVersion: the server then sends the workflow as it is first (one object), so
+    // a change between the GET above (or before a reconnect) and the watch is not missed.
     live = watch(`/api/v1/workflow-events/${enc(ns)}` + qs({
-      'listOptions.fieldSelector': `metadata.name=${name}`, 'listOptions.resourceVersion': wf.metadata?.resourceVersion,
+      'listOptions.fieldSelector': `metadata.name=${name}`,
     }), (ev) => {
       if (ev.object?.metadata?.name !== name) return;
       if (ev.type === 'DELETED') { showError(`Workflow ${name} was deleted.`); return; }
