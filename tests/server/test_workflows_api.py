@@ -217,6 +217,34 @@ def test_watch_streams_added_and_modified(client):
     assert ("ADDED", "watched") in kinds and ("MODIFIED", "watched") in kinds
 
 
+def test_watch_from_a_list_resource_version_misses_nothing(client):
+    client.post(f"/api/v1/workflows/{NS}", json={"workflow": hello("old")})
+    wait_phase(client, "old")
+    listed = client.get(f"/api/v1/workflows/{NS}", params={"listOptions.limit": "10"}).json()
+    version = listed["metadata"]["resourceVersion"]
+    assert int(version) > 0
+    # a workflow that starts and finishes between the list and the watch
+    client.post(f"/api/v1/workflows/{NS}", json={"workflow": hello("quick")})
+    wait_phase(client, "quick")
+    seen: list[tuple[str, str, str]] = []
+    with client.stream("GET", f"/api/v1/workflow-events/{NS}", params={"listOptions.resourceVersion": version}) as r:
+        for line in r.iter_lines():
+            if not line:
+                continue
+            ev = json.loads(line)["result"]
+            seen.append((ev["type"], ev["object"]["metadata"]["name"], ev["object"]["status"].get("phase", "")))
+            if seen[-1][1:] == ("quick", "Succeeded"):
+                break
+    quick = [e for e in seen if e[1] == "quick"]
+    assert quick[0][0] == "ADDED" and quick[-1][2] == "Succeeded"
+    # "old" was listed already: at most its own late changes come again, never as ADDED
+    assert all(kind == "MODIFIED" for kind, name, _ in seen if name == "old")
+    # a version the server no longer knows (it restarted: versions start again) replays everything
+    with client.stream("GET", f"/api/v1/workflow-events/{NS}", params={"listOptions.resourceVersion": "999999"}) as r:
+        first = json.loads(next(x for x in r.iter_lines() if x))["result"]
+    assert first["type"] == "ADDED"
+
+
 def test_watch_by_name(client):
     client.post(f"/api/v1/workflows/{NS}", json={"workflow": hello("a1")})
     client.post(f"/api/v1/workflows/{NS}", json={"workflow": hello("a2")})

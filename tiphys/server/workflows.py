@@ -121,6 +121,7 @@ async def list_workflows(request: Request) -> JSONResponse:
     q = request.query_params
     ns = request.path_params.get("namespace") or None
     fields, name_filter = q.get("fields"), q.get("nameFilter")
+    version = str(st.hub.version)     # read before the store: a change after it is replayed to a watch from it
     try:
         fast = await asyncio.to_thread(_fast_page, request, ns)
     except TiphysError as exc:
@@ -133,7 +134,7 @@ async def list_workflows(request: Request) -> JSONResponse:
             page = [present(st.controller.snapshot(w["metadata"]["namespace"], w["metadata"]["name"])
                             or st.store.get_workflow(w["metadata"]["name"], w["metadata"]["namespace"]) or w)
                     for w in page]
-        metadata: dict[str, Any] = {"resourceVersion": "1"}
+        metadata: dict[str, Any] = {"resourceVersion": version}
         if token:
             metadata["continue"] = token
         return JSONResponse(selectors.project({"metadata": metadata, "items": page or None}, fields))
@@ -158,7 +159,7 @@ async def list_workflows(request: Request) -> JSONResponse:
             stored = live or st.store.get_workflow(meta["name"], meta["namespace"])
             full.append(present(stored) if stored else wf)
         page = full
-    metadata: dict[str, Any] = {"resourceVersion": "1"}
+    metadata: dict[str, Any] = {"resourceVersion": version}
     if token:
         metadata["continue"] = token
     answer = {"metadata": metadata, "items": page or None}
@@ -390,10 +391,16 @@ async def watch_workflows(request: Request) -> StreamingResponse:
         obj = selectors.project({"result": {"type": kind, "object": present(wf)}}, fields)
         return (json.dumps(obj, ensure_ascii=False) + "\n").encode()
 
-    sub = st.hub.subscribe(accept)
-    # A watch from a resourceVersion (what a client that has just listed sends) gets changes
-    # only, as a Kubernetes watch does; otherwise every matching workflow first, as ADDED.
-    replay = not q.get("listOptions.resourceVersion")
+    # A watch from a resourceVersion (what a client that has just listed sends) gets the changes
+    # since then, as a Kubernetes watch does; otherwise (or when those are no longer all kept)
+    # every matching workflow first, as ADDED.
+    since = q.get("listOptions.resourceVersion") or ""
+    backlog: list[tuple[str, dict]] | None = None
+    if since.isdigit():
+        sub, backlog = st.hub.subscribe_since(accept, int(since))
+    else:
+        sub = st.hub.subscribe(accept)
+    replay = backlog is None
     only = _named(q.get("listOptions.fieldSelector"), q.get("nameFilter"))
 
     def existing() -> list[dict]:
@@ -409,6 +416,8 @@ async def watch_workflows(request: Request) -> StreamingResponse:
                 wf = st.controller.snapshot(meta.get("namespace") or "default", meta.get("name", "")) or wf
                 if accept(wf):
                     yield line("ADDED", wf)
+            for kind, wf in backlog or []:
+                yield line(kind, wf)
             while True:
                 item = await sub.queue.get()
                 if item is None:
