@@ -62,7 +62,7 @@ def test_limits_user_mounts_and_labels(tmp_path):
     assert a["user"] == "1000:100"
     assert sorted(hc["Binds"]) == [f"{tmp_path / 'd'}:/data:rw", f"{tmp_path / 'r'}:/ro:ro"]
     assert [(m["Target"], m["Type"]) for m in hc["Mounts"]] == [("/mem", "tmpfs")]
-    assert a["labels"] == {"tiphys.step": s.key, "tiphys.workflow": "default/wf"}
+    assert a["labels"] == {"tiphys.step": s.key, "tiphys.workflow": "default/wf", "tiphys.pid": str(os.getpid())}
     assert hc["NetworkMode"] == "host" and hc["Init"] is True
     assert {u["Name"] for u in hc["Ulimits"]} == {"nofile", "nproc"}
 
@@ -130,6 +130,7 @@ def test_no_container_is_left_behind(tmp_path, ex):
     execute(ex, sh(tmp_path, "exit 2", output_paths=("/nope",), workflow=tag))
     execute(ex, spec(tmp_path, "python:3.11", command=("python", "-c", "bytearray(200 << 20)"),
                      memory_limit=32 << 20, workflow=tag))
+    ex.executor.flush()       # finished steps' containers are removed in the background
     assert containers(f"tiphys.workflow={tag}") == []
 
 
@@ -187,3 +188,42 @@ def test_a_step_over_its_memory_limit_is_oomkilled(tmp_path, docker_url):
     assert wf["status"]["phase"] == "Failed"
     assert (pod["phase"], pod["message"]) == ("Failed", "OOMKilled (exit code 137)")
     assert pod["outputs"]["exitCode"] == "137"
+
+
+@pytest.mark.integration
+def test_leftover_containers_are_removed_at_start_up(tmp_path, docker_url):
+    """Containers a killed Tiphys process left (exited, or created and never started) go when
+    a DockerExecutor starts; those of a live process and running ones stay."""
+    import docker
+    from tiphys.executors import podman
+    api = docker.APIClient(base_url=docker_url, version="1.41")
+    hc = api.create_host_config(network_mode="host", ulimits=[docker.types.Ulimit(name=k, soft=v, hard=v)
+                                                              for k, v in podman.ulimits().items()])
+    tag = f"left-{uuid.uuid4().hex[:8]}"
+
+    def make(owner: int, start: bool, cmd: str = "true") -> str:
+        cid = api.create_container("busybox", ["sh", "-c", cmd], host_config=hc, labels={
+            "tiphys.step": f"{tag}-{owner}", "tiphys.workflow": tag, "tiphys.pid": str(owner)})["Id"]
+        if start:
+            api.start(cid)
+            if cmd == "true":
+                api.wait(cid)
+        return cid
+
+    dead = 4194305                          # above pid_max: no such process
+    gone = [make(dead, True), make(dead, False), make(os.getpid(), True)]   # ours, but its workflow is not running
+    kept = [make(os.getppid(), True), make(dead, True, "sleep 300")]        # a live owner; still running
+    try:
+        executor = DockerExecutor(docker_url)
+        r = execute(Backend(executor), sh(tmp_path, "echo fine", workflow=tag))   # the first step sweeps
+        assert r.exit_code == 0
+        executor.close()
+        left = {line.split()[0] for line in containers(f"tiphys.workflow={tag}")}
+        assert left == {c[:12] for c in kept}
+        assert not any(c[:12] in left for c in gone)
+    finally:
+        for cid in gone + kept:
+            try:
+                api.remove_container(cid, force=True)
+            except docker.errors.NotFound:
+                pass

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from contract import containers, docker_url, podman_or_skip  # noqa: F401 (fixture)
+from contract import containers, docker_url  # noqa: F401 (fixture)
 
 WORKFLOW = Path(__file__).with_name("testdata") / "volume-claim.yaml"
 TIPHYS = str(Path(sys.executable).with_name("tiphys"))

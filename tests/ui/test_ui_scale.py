@@ -248,9 +248,12 @@ def test_2000_node_graph_stays_responsive(bulk_server, make_page, timings, artif
     for _ in range(4):
         page.click("[data-z=in]")
     page.wait_for_selector("svg.graph:not(.far)")
+    page.evaluate(TWO_FRAMES)  # the last zoom step is applied in the next animation frame
 
-    # select a loop item that is on screen
-    target = page.evaluate("""() => { const r = document.querySelector('.graph-wrap').getBoundingClientRect();
+    # select a loop item that is on screen (inside the graph pane and the browser window)
+    target = page.evaluate("""() => { const w = document.querySelector('.graph-wrap').getBoundingClientRect();
+      const r = { left: Math.max(w.left, 0), top: Math.max(w.top, 0),
+                  right: Math.min(w.right, window.innerWidth), bottom: Math.min(w.bottom, window.innerHeight) };
       for (const g of document.querySelectorAll('g[data-id]:not(.grp):not(.bnd)')) {
         const b = g.getBoundingClientRect();
         if (b.left > r.left + 20 && b.right < r.right - 60 && b.top > r.top + 60 && b.bottom < r.bottom - 40) return g.dataset.id; }

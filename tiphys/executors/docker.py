@@ -12,8 +12,13 @@ One step is one container, as one Argo step is one pod's `main` container:
   folders bound, in-memory emptyDirs as tmpfs), ulimits within this host's hard limits.
 - Inputs and the script are copied in with `put_archive` before start; declared outputs
   are copied out with `get_archive` after exit into `workdir/outputs/`.
-- stdout and stderr are attached before start and stream into `workdir/stdout|stderr` as
-  the step writes them.
+- The critical path of a step is create, start, wait, logs (about 150 ms with podman here,
+  as much as `podman run --rm`): nothing is attached before start. The wait is podman's
+  own endpoint polling every 10 ms when the engine is podman (its compat endpoint polls
+  every 250 ms and, asked right after start, may see the container still "created").
+  stdout and stderr are read once the container has exited into `workdir/stdout|stderr`;
+  a step still running after STREAM_AFTER (0.3 s) also has them streamed live there
+  (the output so far, then attach) for whoever follows its logs.
 - OOM: `State.OOMKilled` (Docker sets it); podman 4.3 on cgroup v1 leaves it false, so the
   kernel log is read too: a `oom-kill:` record naming the container's memory cgroup
   (`oom_memcg=.../libpod-<id>`). The cgroup itself is gone by the time `wait` returns, and
@@ -22,20 +27,28 @@ One step is one container, as one Argo step is one pod's `main` container:
 - Network: the host's (`network_mode="host"`), like the host executor and like an Argo
   pod, which has network. A private bridge costs about 200 ms more per step here
   (netavark); `DockerExecutor(network="bridge"|"none")` picks another mode.
-- Containers are labelled `tiphys.step` / `tiphys.workflow` and removed once the step's
-  logs and outputs are copied out: the store keeps those, so a kept container would only
-  be a leak (Argo's `podGC` exists to bound the same leak in a cluster).
+- Containers are labelled `tiphys.step` / `tiphys.workflow` / `tiphys.pid` (the Tiphys
+  process owning them) and removed once the step's logs and outputs are copied out, in
+  the background, off the step's critical path (`flush()`/`close()` wait for those
+  removals; so does interpreter exit): the store keeps logs and outputs, so a kept
+  container would only be a leak (Argo's `podGC` bounds the same leak in a cluster).
+  When an executor first connects it removes exited/created step containers left by a
+  Tiphys process that died (or by this one, for a workflow no longer running here).
+- volumeMounts: a missing host source is an Error (the engine would create it; the other
+  executors cannot), as `steps._pod_fields` creates what Kubernetes' hostPath types create.
 - Images are never pulled: a missing image is an Error naming it (see scripts/images).
 """
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
 import logging
 import os
 import re
 import tarfile
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
@@ -49,7 +62,10 @@ log = logging.getLogger(__name__)
 
 API_VERSION = "1.41"
 SCRIPT_PATH = "/argo/staging/script"
-LABEL_STEP, LABEL_WORKFLOW = "tiphys.step", "tiphys.workflow"
+LABEL_STEP, LABEL_WORKFLOW, LABEL_OWNER = "tiphys.step", "tiphys.workflow", "tiphys.pid"
+_running: dict[str, int] = {}     # workflow label -> steps of it running in this process
+WAIT_POLL = "10ms"        # how often podman looks whether a container has exited (its default: 250ms)
+STREAM_AFTER = 0.3        # seconds: a step running longer has its output streamed live
 KNOWN_SOCKETS = ("/var/run/docker.sock", "/run/podman/podman.sock")
 
 
@@ -93,6 +109,8 @@ class DockerExecutor:
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tiphys-docker")
         self._images: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self._removing: set[concurrent.futures.Future] = set()
+        self._podman = False              # the engine is podman (its own wait endpoint is used)
 
     @staticmethod
     def available(base_url: str | None = None) -> bool:
@@ -126,12 +144,107 @@ class DockerExecutor:
                                              timeout=300, max_pool_size=16)
                 self._long = docker.APIClient(base_url=self.base_url, version=self.api_version,
                                               timeout=None, max_pool_size=256)
+                try:
+                    parts = self._ctl.version().get("Components") or []
+                    self._podman = any("podman" in str(c.get("Name", "")).lower() for c in parts)
+                except Exception:
+                    self._podman = False
+                try:
+                    self.sweep_leftovers()
+                except Exception as e:
+                    log.warning("could not look for leftover step containers: %s", _explain(e))
         return self._ctl, self._long
 
     async def _call(self, fn, *args, **kwargs):
         return await asyncio.get_running_loop().run_in_executor(self._pool, lambda: fn(*args, **kwargs))
 
+    def sweep_leftovers(self) -> list[str]:
+        """Remove the exited or never-started step containers that nobody will collect: their
+        Tiphys process is gone (killed mid-step), or it is this one and their workflow no
+        longer runs here. Those of another live Tiphys process are left alone. The ids removed."""
+        ctl = self._ctl
+        assert ctl is not None
+        found = ctl.containers(all=True, filters={"label": LABEL_STEP, "status": ["exited", "created"]})
+        removed = []
+        for c in found:
+            labels = c.get("Labels") or {}
+            owner = str(labels.get(LABEL_OWNER, ""))
+            if owner.isdigit() and int(owner) != os.getpid() and os.path.exists(f"/proc/{owner}"):
+                continue                  # a live Tiphys process (or a reused pid: kept, to be safe)
+            if owner == str(os.getpid()) and _running.get(labels.get(LABEL_WORKFLOW, "")):
+                continue
+            try:
+                ctl.remove_container(c["Id"], force=True, v=True)
+                removed.append(c["Id"])
+            except Exception as e:
+                if getattr(e, "status_code", None) != 404:
+                    log.warning("could not remove leftover container %s: %s", c["Id"][:12], _explain(e))
+        if removed:
+            log.info("removed %d leftover step container(s) of Tiphys processes that ended", len(removed))
+        return removed
+
+    def _wait_exit(self, api, cid: str) -> int:
+        """Block until the container has exited; its exit code. podman polls the container's
+        state every `interval` (250 ms unless told): asked to look every WAIT_POLL instead
+        (Docker ignores the parameter and answers at once)."""
+        if self._podman:
+            # libpod's own wait: the compat one, asked at once after start, may see the
+            # container still "created" and answer -1
+            res = api._post(f"{api.base_url}/v4.0.0/libpod/containers/{cid}/wait", timeout=None,
+                            params=[("condition", "stopped"), ("condition", "exited"), ("interval", WAIT_POLL)])
+            text = api._result(res, False).strip()
+            if text.lstrip("-").isdigit():
+                return int(text)
+            raise RuntimeError(f"waiting for the container: unexpected answer {text[:200]!r}")
+        res = api._post(api._url("/containers/{0}/wait", cid), params={"interval": WAIT_POLL}, timeout=None)
+        status = api._result(res, True)
+        problem = (status.get("Error") or {}).get("Message") if isinstance(status.get("Error"), dict) else None
+        if problem and int(status.get("StatusCode", -1)) < 0:
+            raise RuntimeError(f"waiting for the container: {problem}")
+        code = int(status.get("StatusCode", -1))
+        state = None
+        # podman 4.3, polled closely, may answer -1 while it is still reading the exit code
+        for _ in range(100):
+            if code >= 0:
+                break
+            time.sleep(0.02)
+            state = api.inspect_container(cid).get("State") or {}
+            if not state.get("Running") and state.get("Status") in ("exited", "stopped", "dead"):
+                code = int(state.get("ExitCode", -1))
+        if code < 0:
+            log.warning("container %s: no exit code (wait said %s, state %s)", cid[:12], status, state)
+        return code
+
+    def remove_later(self, cid: str | None) -> None:
+        """Remove a finished step's container in the background (tracked: `flush` waits)."""
+        if cid is None or not self.remove:
+            return
+        fut = self._pool.submit(self._remove_now, cid)
+        with self._lock:
+            self._removing.add(fut)
+        fut.add_done_callback(self._removed)
+
+    def _removed(self, fut) -> None:
+        with self._lock:
+            self._removing.discard(fut)
+
+    def _remove_now(self, cid: str) -> None:
+        ctl, _ = self._clients()
+        try:
+            ctl.remove_container(cid, force=True, v=True)
+        except Exception as e:
+            if getattr(e, "status_code", None) != 404:
+                log.warning("could not remove container %s: %s", cid[:12], _explain(e))
+
+    def flush(self, timeout: float = 60.0) -> None:
+        """Wait until the containers of finished steps are removed."""
+        with self._lock:
+            pending = list(self._removing)
+        if pending:
+            concurrent.futures.wait(pending, timeout)
+
     def close(self) -> None:
+        self.flush()
         self._pool.shutdown(wait=False)
         for client in (self._ctl, self._long):
             if client is not None:
@@ -177,12 +290,17 @@ class DockerExecutor:
         except Exception as e:
             return failed(f"cannot inspect image {spec.image!r}: {e}")
         run = _Run(self, spec, workdir, stdout, stderr, ctl, long)
+        _running[spec.workflow] = _running.get(spec.workflow, 0) + 1     # its containers are not leftovers
         try:
-            return await run.launch(config)
+            handle = await run.launch(config)
         except Exception as e:
             log.debug("step %s failed to start", spec.key, exc_info=True)
             await run.discard()
+            _release(spec.workflow)
             return failed(f"cannot start container: {_explain(e)}")
+        if not isinstance(handle, DockerHandle):
+            _release(spec.workflow)
+        return handle
 
     def create_args(self, spec: StepSpec, config: dict[str, Any]) -> dict[str, Any]:
         """The create_container arguments for `spec` (pure apart from the SDK's types)."""
@@ -221,7 +339,7 @@ class DockerExecutor:
             user = str(spec.run_as_user) + (f":{spec.run_as_group}" if spec.run_as_group is not None else "")
         elif spec.run_as_group is not None:
             user = f"0:{spec.run_as_group}"
-        labels = {LABEL_STEP: spec.key}
+        labels = {LABEL_STEP: spec.key, LABEL_OWNER: str(os.getpid())}
         if spec.workflow:
             labels[LABEL_WORKFLOW] = spec.workflow
         return dict(image=spec.image, entrypoint=entrypoint, command=cmd, environment=dict(spec.env),
@@ -229,6 +347,14 @@ class DockerExecutor:
                     name=f"tiphys-{_safe(spec.key)}-{uuid.uuid4().hex[:6]}", use_config_proxy=False,
                     host_config=docker.types.HostConfig(
                         self.api_version, **{k: v for k, v in host_config.items() if v is not None}))
+
+
+def _release(workflow: str) -> None:
+    left = _running.get(workflow, 0) - 1
+    if left > 0:
+        _running[workflow] = left
+    else:
+        _running.pop(workflow, None)
 
 
 def _explain(e: BaseException) -> str:
@@ -302,7 +428,9 @@ class _Run:
         self.cid: str | None = None
         self.cwd = "/"
         self.argv0 = "?"
-        self.attached = threading.Event()
+        self.streamer: asyncio.TimerHandle | None = None
+        self.write_lock = threading.Lock()
+        self.abandoned = False        # the step's files are final: the live stream stops writing
 
     async def launch(self, config: dict[str, Any]):
         spec, ex = self.spec, self.ex
@@ -317,11 +445,6 @@ class _Run:
         if payload is not None:
             await ex._call(self.ctl.put_archive, self.cid, "/", payload)
         loop = asyncio.get_running_loop()
-        done: asyncio.Future = loop.create_future()
-        follower = threading.Thread(target=self._follow, args=(loop, done), daemon=True,
-                                    name=f"tiphys-docker-{spec.key}")
-        follower.start()
-        await loop.run_in_executor(ex._pool, self.attached.wait, 10)
         try:
             await ex._call(self.ctl.start, self.cid)
         except docker.errors.APIError as e:
@@ -331,39 +454,62 @@ class _Run:
                 raise
             with open(self.stderr, "a") as f:
                 f.write(f"exec: {_exec_target(message, self.argv0)}: {'not found' if code == 127 else 'permission denied'}\n")
-            done.cancel()                 # the follower finds the container gone: nothing to report
             await self.discard()
             return _DoneHandle(StepResult(exit_code=code, stdout=self.stdout, stderr=self.stderr,
                                           outputs={p: None for p in spec.output_paths}))
+        done: asyncio.Future = loop.create_future()
+        threading.Thread(target=self._wait, args=(loop, done), daemon=True, name=f"tiphys-docker-{spec.key}").start()
+        # a step still running after STREAM_AFTER has its output streamed live into its files;
+        # a quick one (most) has it read once after it exits: no attach on the critical path
+        self.streamer = loop.call_later(STREAM_AFTER, self._stream_later, done)
         return DockerHandle(self, done)
 
-    def _follow(self, loop: asyncio.AbstractEventLoop, done: asyncio.Future) -> None:
-        """Thread: stream stdout/stderr into the step's files until the container exits,
-        then report its exit code (or the exception) to `done`."""
-        streamed = False
+    def _wait(self, loop: asyncio.AbstractEventLoop, done: asyncio.Future) -> None:
+        """Thread: wait for the container to exit, report its exit code (or the exception)."""
         try:
-            try:
-                frames = self.long.attach(self.cid, stdout=True, stderr=True, stream=True, logs=True, demux=True)
-            finally:
-                self.attached.set()
-            with open(self.stdout, "ab", buffering=0) as out, open(self.stderr, "ab", buffering=0) as err:
-                for o, e in frames:
-                    if o:
-                        out.write(o)
-                    if e:
-                        err.write(e)
-            streamed = True
-        except Exception:
-            log.debug("attach to %s failed; logs are read after exit", self.cid, exc_info=True)
-        try:
-            status = self.long.wait(self.cid)
-            code = int(status.get("StatusCode", -1))
-            if not streamed:
-                self.stdout.write_bytes(self.long.logs(self.cid, stdout=True, stderr=False))
-                self.stderr.write_bytes(self.long.logs(self.cid, stdout=False, stderr=True))
-            loop.call_soon_threadsafe(_settle, done, code, None)
+            loop.call_soon_threadsafe(_settle, done, self.ex._wait_exit(self.long, self.cid), None)
         except Exception as e:
             loop.call_soon_threadsafe(_settle, done, None, e)
+
+    def _stream_later(self, done: asyncio.Future) -> None:
+        if done.done():
+            return
+        threading.Thread(target=self._stream, daemon=True, name=f"tiphys-docker-log-{self.spec.key}").start()
+
+    def _stream(self) -> None:
+        """Thread: the output so far, then the rest live (attach) into the step's files, for
+        whoever follows them while the step runs. `logs_after_exit` rewrites them whole."""
+        try:
+            out = self.long.logs(self.cid, stdout=True, stderr=False)
+            err = self.long.logs(self.cid, stdout=False, stderr=True)
+            frames = self.long.attach(self.cid, stdout=True, stderr=True, stream=True, logs=False, demux=True)
+            with self.write_lock:
+                if self.abandoned:
+                    return
+                self.stdout.write_bytes(out)
+                self.stderr.write_bytes(err)
+            with open(self.stdout, "ab", buffering=0) as o_f, open(self.stderr, "ab", buffering=0) as e_f:
+                for o, e in frames:
+                    with self.write_lock:
+                        if self.abandoned:
+                            return
+                        if o:
+                            o_f.write(o)
+                        if e:
+                            e_f.write(e)
+        except Exception:
+            log.debug("following the output of %s failed; it is read after exit", self.cid, exc_info=True)
+
+    async def logs_after_exit(self) -> None:
+        """Write the step's whole stdout/stderr (the engine's record) once the container exited."""
+        if self.streamer is not None:
+            self.streamer.cancel()
+        out = await self.ex._call(self.ctl.logs, self.cid, stdout=True, stderr=False)
+        err = await self.ex._call(self.ctl.logs, self.cid, stdout=False, stderr=True)
+        with self.write_lock:
+            self.abandoned = True      # a live stream still running writes nothing more
+            self.stdout.write_bytes(out)
+            self.stderr.write_bytes(err)
 
     def init_exec_failure(self, code: int) -> int:
         """The init (PID 1) could not exec the step's program: 127/126 as a shell says it."""
@@ -472,6 +618,12 @@ class DockerHandle:
             log.debug("kill %s %s: %s", (run.cid or "")[:12], sig, _explain(e))
 
     async def _finish(self) -> StepResult:
+        try:
+            return await self._result()
+        finally:
+            _release(self._run.spec.workflow)
+
+    async def _result(self) -> StepResult:
         run, spec = self._run, self._run.spec
         outputs: dict[str, Path | None] = {p: None for p in spec.output_paths}
         try:
@@ -482,18 +634,20 @@ class DockerHandle:
                               stopped=self._stopped, error=f"lost the container: {_explain(e)}")
         error = None
         oom = False
-        if code not in (0, None) and not self._stopped:
-            code = await run.ex._call(run.init_exec_failure, code)
         try:
-            state = (await run.ex._call(run.ctl.inspect_container, run.cid)).get("State") or {}
-            oom = bool(state.get("OOMKilled"))
-            if not oom and not self._stopped and (code == 137 or spec.memory_limit is not None):
-                oom = await run.ex._call(kernel_oom, run.cid)
+            await run.logs_after_exit()
+            if code not in (0, None) and not self._stopped:
+                code = await run.ex._call(run.init_exec_failure, code)
+            if code == 137 or spec.memory_limit is not None:    # only a killed step can be OOMKilled
+                state = (await run.ex._call(run.ctl.inspect_container, run.cid)).get("State") or {}
+                oom = bool(state.get("OOMKilled"))
+                if not oom and not self._stopped:
+                    oom = await run.ex._call(kernel_oom, run.cid)
             for p in spec.output_paths:
                 outputs[p] = await run.ex._call(run.collect, p)
         except Exception as e:
-            error = f"cannot collect the step's outputs: {_explain(e)}"
-        await run.discard()
+            error = f"cannot collect the step's logs and outputs: {_explain(e)}"
+        run.ex.remove_later(run.cid)      # off the critical path; close()/flush() wait for it
         if oom:
             code = 137
         return StepResult(exit_code=code if error is None else None, stdout=run.stdout, stderr=run.stderr,
