@@ -16,6 +16,8 @@ import pytest
 from contract import containers, docker_url, execute, Backend, sh, spec  # noqa: F401 (fixture)
 from tiphys.executors.base import Mount, StepSpec
 from tiphys.executors.docker import DockerExecutor, kernel_oom
+from tiphys.executors import podgc
+from tiphys.executors.podgc import PodGC
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 EXAMPLES = SHARED / "conformance" / "examples"
@@ -62,7 +64,12 @@ def test_limits_user_mounts_and_labels(tmp_path):
     assert a["user"] == "1000:100"
     assert sorted(hc["Binds"]) == [f"{tmp_path / 'd'}:/data:rw", f"{tmp_path / 'r'}:/ro:ro"]
     assert [(m["Target"], m["Type"]) for m in hc["Mounts"]] == [("/mem", "tmpfs")]
-    assert a["labels"] == {"tiphys.step": s.key, "tiphys.workflow": "default/wf", "tiphys.pid": str(os.getpid())}
+    assert a["labels"] == {"tiphys.step": s.key, "tiphys.workflow": "default/wf", "tiphys.pid": str(os.getpid()),
+                           "workflows.argoproj.io/workflow": "default/wf", "tiphys.podgc": podgc.to_label(PodGC())}
+    labelled = _args(spec(tmp_path, labels=(("team", "ml"), ("tiphys.pid", "forged")),
+                          pod_gc=PodGC("OnPodSuccess", 5.0)), {})["labels"]
+    assert labelled["team"] == "ml" and labelled["tiphys.pid"] == str(os.getpid())
+    assert podgc.from_label(labelled["tiphys.podgc"]) == PodGC("OnPodSuccess", 5.0)
     assert hc["NetworkMode"] == "host" and hc["Init"] is True
     assert {u["Name"] for u in hc["Ulimits"]} == {"nofile", "nproc"}
 
@@ -116,21 +123,35 @@ def test_logs_stream_while_the_step_runs(tmp_path, ex):
 
 
 @pytest.mark.integration
-def test_no_container_is_left_behind(tmp_path, ex):
-    tag = f"leak-{uuid.uuid4().hex[:8]}"      # only this test's containers (others may run now)
-
+def _leaky_steps(tmp_path, ex, tag: str, gc: PodGC) -> None:
+    """A stopped step, an unknown command, a non-executable, a missing output, an OOM kill."""
     async def go():
-        h = await ex.executor.start(sh(tmp_path, "sleep 300", workflow=tag))
+        h = await ex.executor.start(sh(tmp_path, "sleep 300", workflow=tag, pod_gc=gc))
         assert len(containers(f"tiphys.workflow={tag}")) == 1
         await h.stop()
         await h.wait()
     asyncio.run(go())
-    execute(ex, spec(tmp_path, command=("no-such-command",), workflow=tag))
-    execute(ex, spec(tmp_path, command=("/etc/passwd",), workflow=tag))
-    execute(ex, sh(tmp_path, "exit 2", output_paths=("/nope",), workflow=tag))
+    execute(ex, spec(tmp_path, command=("no-such-command",), workflow=tag, pod_gc=gc))
+    execute(ex, spec(tmp_path, command=("/etc/passwd",), workflow=tag, pod_gc=gc))
+    execute(ex, sh(tmp_path, "exit 2", output_paths=("/nope",), workflow=tag, pod_gc=gc))
     execute(ex, spec(tmp_path, "python:3.11", command=("python", "-c", "bytearray(200 << 20)"),
-                     memory_limit=32 << 20, workflow=tag))
+                     memory_limit=32 << 20, workflow=tag, pod_gc=gc))
+
+
+def test_no_container_is_left_behind_at_each_steps_end(tmp_path, ex):
+    tag = f"leak-{uuid.uuid4().hex[:8]}"      # only this test's containers (others may run now)
+    _leaky_steps(tmp_path, ex, tag, PodGC("OnPodCompletion"))
     ex.executor.flush()       # finished steps' containers are removed in the background
+    assert containers(f"tiphys.workflow={tag}") == []
+
+
+def test_no_container_is_left_behind_at_the_workflows_end(tmp_path, ex):
+    tag = f"leak-{uuid.uuid4().hex[:8]}"
+    _leaky_steps(tmp_path, ex, tag, PodGC())
+    ex.executor.flush()
+    assert len(containers(f"tiphys.workflow={tag}")) == 5      # no podGC: kept while the workflow runs
+    assert len(ex.executor.workflow_done(tag, PodGC(), "Failed")) == 5
+    ex.executor.flush()
     assert containers(f"tiphys.workflow={tag}") == []
 
 
@@ -201,21 +222,27 @@ def test_leftover_containers_are_removed_at_start_up(tmp_path, docker_url):
                                                               for k, v in podman.ulimits().items()])
     tag = f"left-{uuid.uuid4().hex[:8]}"
 
-    def make(owner: int, start: bool, cmd: str = "true") -> str:
-        cid = api.create_container("busybox", ["sh", "-c", cmd], host_config=hc, labels={
-            "tiphys.step": f"{tag}-{owner}", "tiphys.workflow": tag, "tiphys.pid": str(owner)})["Id"]
+    def make(owner: int, start: bool, cmd: str = "true", gc: PodGC | None = None) -> str:
+        labels = {"tiphys.step": f"{tag}-{owner}", "tiphys.workflow": tag, "tiphys.pid": str(owner)}
+        if gc is not None:
+            labels["tiphys.podgc"] = podgc.to_label(gc)
+        cid = api.create_container("busybox", ["sh", "-c", cmd], host_config=hc, labels=labels)["Id"]
         if start:
             api.start(cid)
-            if cmd == "true":
+            if cmd != "sleep 300":
                 api.wait(cid)
         return cid
 
     dead = 4194305                          # above pid_max: no such process
-    gone = [make(dead, True), make(dead, False), make(os.getpid(), True)]   # ours, but its workflow is not running
-    kept = [make(os.getppid(), True), make(dead, True, "sleep 300")]        # a live owner; still running
+    gone = [make(dead, True), make(dead, False), make(os.getpid(), True),   # ours, but its workflow is not running
+            make(dead, True, gc=PodGC()), make(dead, True, "exit 1", PodGC("OnPodCompletion")),
+            make(dead, True, gc=PodGC("OnPodSuccess")), make(dead, False, gc=PodGC("OnWorkflowSuccess"))]
+    kept = [make(os.getppid(), True), make(dead, True, "sleep 300"),        # a live owner; still running
+            make(dead, True, "exit 1", PodGC("OnPodSuccess")), make(dead, True, gc=PodGC("OnWorkflowSuccess"))]
     try:
         executor = DockerExecutor(docker_url)
-        r = execute(Backend(executor), sh(tmp_path, "echo fine", workflow=tag))   # the first step sweeps
+        r = execute(Backend(executor), sh(tmp_path, "echo fine", workflow=tag,     # the first step sweeps
+                                          pod_gc=PodGC("OnPodCompletion")))
         assert r.exit_code == 0
         executor.close()
         left = {line.split()[0] for line in containers(f"tiphys.workflow={tag}")}

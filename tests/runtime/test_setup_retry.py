@@ -59,3 +59,44 @@ def test_persistent_race_ends_in_error_after_a_few_tries(tmp_path):
 def test_other_setup_failures_are_not_retried(tmp_path):
     wf, ex = run(tmp_path, ["sandbox setup failed: bwrap: No permissions to create new namespace"])
     assert wf["status"]["phase"] == "Error" and ex.starts == 1
+
+
+class Broken(Flaky):
+    """An executor with a bug: start() raises something no executor should let out."""
+
+    async def start(self, spec):
+        self.starts += 1
+        raise KeyError("oops")
+
+
+def test_a_fault_in_the_executor_ends_the_step_in_error_instead_of_hanging(tmp_path):
+    import copy
+    wf = copy.deepcopy(WF)
+    wf["spec"]["podGC"] = {"strategy": "OnPodCompletion"}
+    wf["spec"]["podMetadata"] = {"labels": {"team": "ml"}}
+    runner = Runner(wf, store=Store(tmp_path / "db"), home=tmp_path, on_update=None, dry_run=False,
+                    executor=Broken([]))
+    done = asyncio.run(asyncio.wait_for(runner.main(), 30))
+    assert done["status"]["phase"] == "Error"
+    node = next(iter(done["status"]["nodes"].values()))
+    assert node["phase"] == "Error" and "internal error running the step: KeyError" in node["message"]
+
+
+def test_steps_get_the_pod_labels_and_pod_gc(tmp_path):
+    import copy
+    from tiphys.executors.podgc import PodGC
+    seen = []
+
+    class Recording(Flaky):
+        async def start(self, spec):
+            seen.append(spec)
+            return await super().start(spec)
+    wf = copy.deepcopy(WF)
+    wf["spec"]["podGC"] = {"strategy": "OnPodSuccess", "deleteDelayDuration": "2s"}
+    wf["spec"]["podMetadata"] = {"labels": {"team": "ml", "tier": "x"}}
+    wf["spec"]["templates"][0]["metadata"] = {"labels": {"tier": "batch"}}
+    runner = Runner(wf, store=Store(tmp_path / "db"), home=tmp_path, on_update=None, dry_run=False,
+                    executor=Recording([]))
+    assert asyncio.run(runner.main())["status"]["phase"] == "Succeeded"
+    assert dict(seen[0].labels) == {"team": "ml", "tier": "batch"} and seen[0].workflow == "race"
+    assert seen[0].pod_gc == PodGC("OnPodSuccess", 2.0)

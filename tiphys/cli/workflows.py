@@ -13,6 +13,7 @@ from pathlib import Path
 from tiphys.cli import home as state
 from tiphys.cli import render
 from tiphys.errors import NotFoundError, SpecError
+from tiphys.executors import choose
 from tiphys.store import logfiles
 from tiphys.store.sqlite import COMPLETED_PHASES, Store
 
@@ -116,6 +117,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
         for meta in targets:
             if store.delete_workflow(meta["name"], meta.get("namespace") or "default"):
                 shutil.rmtree(home / "logs" / meta["name"], ignore_errors=True)
+                choose.forget_workflow(meta["name"])
                 print(f"Workflow '{meta['name']}' deleted")
     return 1 if missing else 0
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from tiphys.executors.podgc import PodGC
+
 
 @dataclass(frozen=True)
 class InputFile:
@@ -52,7 +54,9 @@ class StepSpec:
     run_as_group: int | None = None           # securityContext.runAsGroup
     memory_request: int | None = None         # bytes (resources.requests.memory)
     cpu_request: float | None = None          # cores (resources.requests.cpu)
-    workflow: str = ""                        # "namespace/name" of the workflow (labels, shared volumes)
+    workflow: str = ""                        # the workflow's name (labels, shared volumes)
+    labels: tuple[tuple[str, str], ...] = ()  # the pod's labels (spec.podMetadata, the template's metadata)
+    pod_gc: PodGC = PodGC()                   # when a kept container (docker) is removed
 
 
 @dataclass(frozen=True)

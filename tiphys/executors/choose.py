@@ -170,6 +170,13 @@ class Chosen:
         self.ran[spec.key] = name
         return await self.backend(name).start(spec)
 
+    def workflow_done(self, workflow: str, pod_gc: Any, phase: str) -> None:
+        """The workflow ended: backends that keep something per step (containers) let it go."""
+        for backend in list(self._backends.values()):
+            done = getattr(backend, "workflow_done", None)
+            if done is not None:
+                done(workflow, pod_gc, phase)
+
 
 def executor_for(workflow: Mapping[str, Any] | None, *, flag: str | None = None, home: Path | None = None,
                  env: Mapping[str, str] | None = None) -> Chosen:
@@ -192,3 +199,12 @@ def describe(chosen: Chosen, final: Mapping[str, Any], most: int = 12) -> str:
         lines.append(f"executor {name}: {len(steps)} step{'s' if len(steps) != 1 else ''} ({shown})"
                      f" [chosen: {how}]\n")
     return "".join(lines)
+
+
+def forget_workflow(name: str) -> int:
+    """A workflow is deleted: remove the step containers its podGC kept (docker executor)."""
+    try:
+        from tiphys.executors.docker import forget_workflow as forget
+    except ImportError:       # no docker SDK: no containers either
+        return 0
+    return forget(name)

@@ -28,12 +28,15 @@ One step is one container, as one Argo step is one pod's `main` container:
   pod, which has network. A private bridge costs about 200 ms more per step here
   (netavark); `DockerExecutor(network="bridge"|"none")` picks another mode.
 - Containers are labelled `tiphys.step` / `tiphys.workflow` / `tiphys.pid` (the Tiphys
-  process owning them) and removed once the step's logs and outputs are copied out, in
-  the background, off the step's critical path (`flush()`/`close()` wait for those
-  removals; so does interpreter exit): the store keeps logs and outputs, so a kept
-  container would only be a leak (Argo's `podGC` bounds the same leak in a cluster).
-  When an executor first connects it removes exited/created step containers left by a
-  Tiphys process that died (or by this one, for a workflow no longer running here).
+  process owning them) / `tiphys.podgc`, plus the pod's labels (`spec.podMetadata`, the
+  template's `metadata.labels`) and `workflows.argoproj.io/workflow`. The workflow's
+  `podGC` decides when each is removed (executors/podgc.py): at the step's end
+  (OnPodCompletion, OnPodSuccess), at the workflow's end (`workflow_done`; also when no
+  podGC is set, see podgc.py for why), or when the workflow is deleted (`forget_workflow`),
+  always in the background, off the step's critical path (`flush()`/`close()` wait).
+  When an executor first connects it removes the exited/created step containers left by
+  a Tiphys process that died (or by this one, for a workflow no longer running here),
+  except those their podGC keeps.
 - volumeMounts: a missing host source is an Error (the engine would create it; the other
   executors cannot), as `steps._pod_fields` creates what Kubernetes' hostPath types create.
 - Images are never pulled: a missing image is an Error naming it (see scripts/images).
@@ -54,7 +57,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from tiphys.executors import podman
+from tiphys.executors import podgc, podman
 from tiphys.executors.base import StepResult, StepSpec
 from tiphys.executors.handles import _DoneHandle
 
@@ -63,6 +66,8 @@ log = logging.getLogger(__name__)
 API_VERSION = "1.41"
 SCRIPT_PATH = "/argo/staging/script"
 LABEL_STEP, LABEL_WORKFLOW, LABEL_OWNER = "tiphys.step", "tiphys.workflow", "tiphys.pid"
+LABEL_PODGC = "tiphys.podgc"            # the workflow's podGC (podgc.to_label), for whoever sweeps
+LABEL_ARGO_WORKFLOW = "workflows.argoproj.io/workflow"   # as on Argo's pods
 _running: dict[str, int] = {}     # workflow label -> steps of it running in this process
 WAIT_POLL = "10ms"        # how often podman looks whether a container has exited (its default: 250ms)
 STREAM_AFTER = 0.3        # seconds: a step running longer has its output streamed live
@@ -110,6 +115,7 @@ class DockerExecutor:
         self._images: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._removing: set[concurrent.futures.Future] = set()
+        self._timers: set[threading.Timer] = set()
         self._podman = False              # the engine is podman (its own wait endpoint is used)
 
     @staticmethod
@@ -161,7 +167,8 @@ class DockerExecutor:
     def sweep_leftovers(self) -> list[str]:
         """Remove the exited or never-started step containers that nobody will collect: their
         Tiphys process is gone (killed mid-step), or it is this one and their workflow no
-        longer runs here. Those of another live Tiphys process are left alone. The ids removed."""
+        longer runs here; an exited one only where its podGC would not keep it
+        (`PodGC.orphan`). Those of another live Tiphys process are left alone. The ids removed."""
         ctl = self._ctl
         assert ctl is not None
         found = ctl.containers(all=True, filters={"label": LABEL_STEP, "status": ["exited", "created"]})
@@ -173,6 +180,9 @@ class DockerExecutor:
                 continue                  # a live Tiphys process (or a reused pid: kept, to be safe)
             if owner == str(os.getpid()) and _running.get(labels.get(LABEL_WORKFLOW, "")):
                 continue
+            gc = podgc.from_label(labels.get(LABEL_PODGC))
+            if gc is not None and c.get("State") != "created" and not gc.orphan(labels, _exit_code(c)):
+                continue                  # kept by its podGC until the workflow is deleted
             try:
                 ctl.remove_container(c["Id"], force=True, v=True)
                 removed.append(c["Id"])
@@ -215,14 +225,43 @@ class DockerExecutor:
             log.warning("container %s: no exit code (wait said %s, state %s)", cid[:12], status, state)
         return code
 
-    def remove_later(self, cid: str | None) -> None:
-        """Remove a finished step's container in the background (tracked: `flush` waits)."""
+    def remove_later(self, cid: str | None, delay: float = 0.0) -> None:
+        """Remove a finished step's container in the background (tracked: `flush` waits),
+        after `delay` seconds (podGC.deleteDelayDuration; a delay still pending when this
+        executor closes is left to the next one's sweep)."""
         if cid is None or not self.remove:
+            return
+        if delay > 0:
+            timer = threading.Timer(delay, self._delayed, (cid,))
+            timer.daemon = True
+            with self._lock:
+                self._timers.add(timer)
+            timer.start()
             return
         fut = self._pool.submit(self._remove_now, cid)
         with self._lock:
             self._removing.add(fut)
         fut.add_done_callback(self._removed)
+
+    def _delayed(self, cid: str) -> None:
+        with self._lock:
+            self._timers = {t for t in self._timers if t.is_alive() and t is not threading.current_thread()}
+        try:
+            self.remove_later(cid)
+        except RuntimeError:          # closed meanwhile
+            pass
+
+    def workflow_done(self, workflow: str, gc: podgc.PodGC, phase: str) -> list[str]:
+        """The workflow ended in `phase`: remove the containers of its steps that podGC
+        removes now (those of earlier Tiphys processes that ran it too). The ids removed."""
+        if self._ctl is None or not workflow or not self.remove:
+            return []                     # no step of it ran here in a container
+        self.flush()
+        found = self._ctl.containers(all=True, filters={"label": f"{LABEL_WORKFLOW}={workflow}"})
+        chosen = [c["Id"] for c in found if gc.at_workflow_end(c.get("Labels") or {}, phase)]
+        for cid in chosen:
+            self.remove_later(cid, gc.delay)
+        return chosen
 
     def _removed(self, fut) -> None:
         with self._lock:
@@ -244,6 +283,10 @@ class DockerExecutor:
             concurrent.futures.wait(pending, timeout)
 
     def close(self) -> None:
+        with self._lock:
+            timers, self._timers = self._timers, set()
+        for t in timers:
+            t.cancel()
         self.flush()
         self._pool.shutdown(wait=False)
         for client in (self._ctl, self._long):
@@ -339,14 +382,48 @@ class DockerExecutor:
             user = str(spec.run_as_user) + (f":{spec.run_as_group}" if spec.run_as_group is not None else "")
         elif spec.run_as_group is not None:
             user = f"0:{spec.run_as_group}"
-        labels = {LABEL_STEP: spec.key, LABEL_OWNER: str(os.getpid())}
+        labels = dict(spec.labels)
+        labels.update({LABEL_STEP: spec.key, LABEL_OWNER: str(os.getpid()), LABEL_PODGC: podgc.to_label(spec.pod_gc)})
         if spec.workflow:
-            labels[LABEL_WORKFLOW] = spec.workflow
+            labels[LABEL_WORKFLOW] = labels[LABEL_ARGO_WORKFLOW] = spec.workflow
         return dict(image=spec.image, entrypoint=entrypoint, command=cmd, environment=dict(spec.env),
                     working_dir=spec.working_dir or None, user=user, labels=labels,
                     name=f"tiphys-{_safe(spec.key)}-{uuid.uuid4().hex[:6]}", use_config_proxy=False,
                     host_config=docker.types.HostConfig(
                         self.api_version, **{k: v for k, v in host_config.items() if v is not None}))
+
+
+def _exit_code(listed: dict[str, Any]) -> int | None:
+    """A listed container's exit code (podman gives ExitCode; Docker only "Exited (N) ...")."""
+    if isinstance(listed.get("ExitCode"), int):
+        return listed["ExitCode"]
+    m = re.match(r"Exited \((-?\d+)\)", str(listed.get("Status") or ""))
+    return int(m.group(1)) if m else None
+
+
+def forget_workflow(workflow: str, base_url: str | None = None) -> int:
+    """The workflow is deleted: remove every container of its steps (those podGC kept), as
+    Kubernetes deletes a deleted workflow's pods. Only an engine that answers now is asked
+    (none is started for this). How many were removed."""
+    url = resolve_base_url(base_url, start=False)
+    if url is None or not workflow:
+        return 0
+    docker = _docker()
+    client = docker.APIClient(base_url=url, version=API_VERSION, timeout=60)
+    removed = 0
+    try:
+        for c in client.containers(all=True, filters={"label": f"{LABEL_WORKFLOW}={workflow}"}):
+            try:
+                client.remove_container(c["Id"], force=True, v=True)
+                removed += 1
+            except Exception as e:
+                if getattr(e, "status_code", None) != 404:
+                    log.warning("could not remove container %s: %s", c["Id"][:12], _explain(e))
+    except Exception as e:
+        log.warning("could not look for the containers of workflow %s: %s", workflow, _explain(e))
+    finally:
+        client.close()
+    return removed
 
 
 def _release(workflow: str) -> None:
@@ -647,7 +724,9 @@ class DockerHandle:
                 outputs[p] = await run.ex._call(run.collect, p)
         except Exception as e:
             error = f"cannot collect the step's logs and outputs: {_explain(e)}"
-        run.ex.remove_later(run.cid)      # off the critical path; close()/flush() wait for it
+        succeeded = error is None and code == 0 and not oom and not self._stopped
+        if spec.pod_gc.at_step_end(dict(spec.labels), succeeded):
+            run.ex.remove_later(run.cid, spec.pod_gc.delay)   # off the critical path; flush() waits
         if oom:
             code = 137
         return StepResult(exit_code=code if error is None else None, stdout=run.stdout, stderr=run.stderr,

@@ -19,6 +19,7 @@ from tiphys.artifacts.local import LocalRepository
 from tiphys.engine import actions as A
 from tiphys.engine.core import Engine
 from tiphys.errors import TiphysError
+from tiphys.executors import podgc
 from tiphys.executors.base import Executor
 from tiphys.spec import models
 from tiphys.runtime import journal, steps
@@ -76,6 +77,8 @@ class Runner:
         self.pending_cleanup: list[Path] = []
         self.mocks: dict[str, dict[str, Any]] = {}
         self.plan: Callable[[str, list[str]], None] | None = None
+        self.pod_gc = podgc.PodGC()
+        self.pod_labels: dict[str, str] = {}
 
     async def main(self) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
@@ -98,6 +101,8 @@ class Runner:
         meta.setdefault("namespace", "default")
         try:
             engine = self._resume() if self.resume else self._begin()
+            self.pod_gc = podgc.parse(engine.spec.get("podGC"))
+            self.pod_labels = _labels((engine.spec.get("podMetadata") or {}).get("labels"))
         except TiphysError as exc:
             self.wf["status"] = {"phase": "Error", "message": str(exc), "nodes": {},
                                  "startedAt": meta["creationTimestamp"], "finishedAt": meta["creationTimestamp"]}
@@ -123,6 +128,13 @@ class Runner:
             await asyncio.gather(*self.tasks, return_exceptions=True)
         if not self.dry_run:    # volumeClaimTemplates folders, as Argo's volumeClaimGC deletes the PVCs
             await asyncio.to_thread(steps.release_volumes, self.home, self.wf, engine.spec)
+            phase = (self.wf.get("status") or {}).get("phase")
+            done = getattr(self.executor, "workflow_done", None)
+            if done is not None and engine.finished and phase in ("Succeeded", "Failed", "Error"):
+                try:     # the containers podGC removes when the workflow ends
+                    await asyncio.to_thread(done, meta["name"], self.pod_gc, phase)
+                except Exception:  # noqa: BLE001 - a container left behind must not fail the run
+                    log.exception("removing the containers of %s", meta["name"])
         try:
             loop.remove_signal_handler(signal.SIGINT)
             loop.remove_signal_handler(signal.SIGTERM)
@@ -173,7 +185,7 @@ class Runner:
                 if self.dry_run:
                     self.events.put_nowait(self._pretend(action))
                     continue
-                task = loop.create_task(self._pod(action))
+                task = loop.create_task(self._pod_or_error(action))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
             elif isinstance(action, A.StopPod):
@@ -191,13 +203,26 @@ class Runner:
                     old.cancel()
                 self.timers[action.key] = loop.call_later(delay, self.events.put_nowait, A.TimerFired(action.key))
 
+    async def _pod_or_error(self, action: A.StartPod) -> None:
+        """Run a step; a fault of Tiphys itself ends the node in Error (the workflow goes on)."""
+        try:
+            await self._pod(action)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported on the node, logged with its trace
+            log.exception("step %s", action.pod_name)
+            self.handles.pop(action.node_id, None)
+            self.events.put_nowait(A.PodExited(action.node_id, None,
+                                               error=f"internal error running the step: {type(exc).__name__}: {exc}"))
+
     async def _pod(self, action: A.StartPod) -> None:
         assert self.executor is not None
         workdir = self.home / "logs" / self.wf["metadata"]["name"] / action.node_id
         for attempt in range(SETUP_TRIES):
             try:
                 spec = steps.build_spec(action, workdir, self.repo, steps.secret_lookup(
-                    self.store, self.home, self.wf["metadata"].get("namespace") or "default"))
+                    self.store, self.home, self.wf["metadata"].get("namespace") or "default"),
+                    pod_labels=self.pod_labels, pod_gc=self.pod_gc)
                 handle = await self.executor.start(spec)
             except TiphysError as exc:
                 self.events.put_nowait(A.PodExited(action.node_id, None, error=str(exc)))
@@ -280,3 +305,7 @@ class Runner:
         self.store.save_workflow(self.wf)
         self.last_save = time.monotonic()
         self.save_cost = self.last_save - now
+
+
+def _labels(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}

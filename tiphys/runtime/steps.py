@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from tiphys.artifacts.local import LocalRepository
@@ -22,6 +23,7 @@ from tiphys.engine.outputs import RESULT_LIMIT
 from tiphys.errors import TiphysError
 from tiphys.errors import SchemaError
 from tiphys.executors.base import InputFile, Mount, StepResult, StepSpec
+from tiphys.executors.podgc import PodGC
 from tiphys.runtime import quantities
 
 
@@ -37,10 +39,17 @@ def secret_lookup(store: Any, home: Path, namespace: str) -> Any:
     return SecretLookup(Vault(store, home), namespace)
 
 
-def build_spec(action: A.StartPod, workdir: Path, repo: LocalRepository, secrets: Any = None) -> StepSpec:
+def build_spec(action: A.StartPod, workdir: Path, repo: LocalRepository, secrets: Any = None, *,
+               pod_labels: Mapping[str, str] | None = None, pod_gc: PodGC = PodGC()) -> StepSpec:
     """`secrets` (a `tiphys.secrets.SecretLookup`) resolves secretKeyRef/secretRef; a
-    missing secret or key raises SecretError (the step ends in Error), naming it."""
+    missing secret or key raises SecretError (the step ends in Error), naming it.
+    `workdir` is home/logs/<workflow>/<node>. `pod_labels` are the workflow's
+    `podMetadata.labels` (the template's own `metadata.labels` win)."""
     tmpl = action.template
+    labels = dict(pod_labels or {})
+    own = (tmpl.get("metadata") or {}).get("labels")
+    if isinstance(own, Mapping):
+        labels.update({str(k): str(v) for k, v in own.items()})
     body = tmpl.get("container") or tmpl.get("script") or {}
     pod = _pod_fields(tmpl, body, workdir)
     env, hidden = _environment(body, secrets)
@@ -71,7 +80,7 @@ def build_spec(action: A.StartPod, workdir: Path, repo: LocalRepository, secrets
         command=tuple(_str(c) for c in body.get("command") or ()), args=tuple(_str(a) for a in body.get("args") or ()),
         env=env, working_dir=body.get("workingDir"), script=body.get("source") if "script" in tmpl else None,
         inputs=tuple(placed), output_paths=tuple(dict.fromkeys(paths)), memory_limit=memory, cpu_limit=cpu,
-        workdir=workdir, **pod)
+        workdir=workdir, labels=tuple(labels.items()), pod_gc=pod_gc, **pod)
 
 
 def _pod_fields(tmpl: dict[str, Any], body: dict[str, Any], workdir: Path) -> dict[str, Any]:

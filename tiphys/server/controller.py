@@ -44,6 +44,7 @@ from typing import Any
 from tiphys.engine import actions as A
 from tiphys.engine import rerun
 from tiphys.errors import SpecError, TiphysError
+from tiphys.executors import choose
 from tiphys.server.hub import Hub
 from tiphys.store.sqlite import COMPLETED_PHASES, TEMPLATE_KINDS, Store, now_iso
 
@@ -596,6 +597,7 @@ class Controller:
         wf = self.store.get_workflow(key[1], key[0])
         self.store.delete_workflow(key[1], key[0])
         shutil.rmtree(self.home / "logs" / key[1], ignore_errors=True)
+        choose.forget_workflow(key[1])      # the step containers its podGC kept
         if wf is not None:
             self.hub.publish("DELETED", wf)
 

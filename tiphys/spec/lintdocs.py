@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Mapping
 
-from tiphys.errors import NotFoundError
+from tiphys.errors import NotFoundError, SpecError
+from tiphys.executors import podgc
 from tiphys.spec.cron import cron_error
 from tiphys.spec.load import ARGO_API_VERSION, Manifest
 from tiphys.spec.lintrefs import _Scope
@@ -20,8 +21,6 @@ from tiphys.spec.lintvalues import (
 
 Registry = Callable[[str, str], "Mapping[str, Any] | None"]
 
-POD_GC_STRATEGIES = frozenset({"", "OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion",
-                               "OnWorkflowSuccess"})
 CONCURRENCY_POLICIES = frozenset({"", "Allow", "Forbid", "Replace"})
 
 
@@ -229,11 +228,11 @@ class DocumentChecks:
         ads = spec.get("activeDeadlineSeconds")
         if ads is not None and not (_is_int_like(ads) or _templated(ads)):
             self.issue(f"{sp}.activeDeadlineSeconds", f"activeDeadlineSeconds must be an integer, not {_q(ads)}")
-        pod_gc = spec.get("podGC")
-        if isinstance(pod_gc, dict):
-            st = pod_gc.get("strategy") or ""
-            if st not in POD_GC_STRATEGIES:
-                self.issue(f"{sp}.podGC.strategy", f"unknown podGC strategy {_q(st)}")
+        if spec.get("podGC") is not None:
+            try:
+                podgc.parse(spec["podGC"], f"{sp}.podGC")
+            except SpecError as exc:
+                self.issue(exc.path or f"{sp}.podGC", exc.message)
         if spec.get("retryStrategy") is not None:
             self.check_retry(spec["retryStrategy"], f"{sp}.retryStrategy")
         par = spec.get("parallelism")
