@@ -171,7 +171,8 @@ class DockerExecutor:
         (`PodGC.orphan`). Those of another live Tiphys process are left alone. The ids removed."""
         ctl = self._ctl
         assert ctl is not None
-        found = ctl.containers(all=True, filters={"label": LABEL_STEP, "status": ["exited", "created"]})
+        found = [c for c in ctl.containers(all=True, filters={"label": LABEL_STEP})
+                 if str(c.get("State", "")).lower() not in ("running", "paused", "restarting", "removing")]
         removed = []
         for c in found:
             labels = c.get("Labels") or {}
@@ -181,7 +182,8 @@ class DockerExecutor:
             if owner == str(os.getpid()) and _running.get(labels.get(LABEL_WORKFLOW, "")):
                 continue
             gc = podgc.from_label(labels.get(LABEL_PODGC))
-            if gc is not None and c.get("State") != "created" and not gc.orphan(labels, _exit_code(c)):
+            never_ran = str(c.get("State", "")).lower() in ("created", "configured", "initialized")
+            if gc is not None and not never_ran and not gc.orphan(labels, _exit_code(c)):
                 continue                  # kept by its podGC until the workflow is deleted
             try:
                 ctl.remove_container(c["Id"], force=True, v=True)
@@ -725,7 +727,8 @@ class DockerHandle:
         except Exception as e:
             error = f"cannot collect the step's logs and outputs: {_explain(e)}"
         succeeded = error is None and code == 0 and not oom and not self._stopped
-        if spec.pod_gc.at_step_end(dict(spec.labels), succeeded):
+        # a step outside any workflow has no workflow's end to wait for
+        if spec.pod_gc.at_step_end(dict(spec.labels), succeeded) or not spec.workflow:
             run.ex.remove_later(run.cid, spec.pod_gc.delay)   # off the critical path; flush() waits
         if oom:
             code = 137
