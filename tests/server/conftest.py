@@ -18,7 +18,7 @@ from tiphys.server.app import create_app
 from tiphys.store import open_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
-from pg import PostgresUnavailable, create_schema, start_postgres  # noqa: E402
+from pg import create_schema, running_postgres  # noqa: E402
 
 _schemas = itertools.count()
 
@@ -33,12 +33,15 @@ def home(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def server_postgres() -> Iterator[str]:
     """One throwaway PostgreSQL for the session's server tests (each test gets its own schema)."""
-    try:
-        url, stop = start_postgres()
-    except PostgresUnavailable as exc:
-        pytest.skip(f"PostgreSQL server binaries not installed ({exc}); run scripts/setup.d/20-postgres.sh")
-    yield url
-    stop()
+    with running_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_postgres():
+    """A PostgreSQL cluster of this test's own (for tests that run whole server processes)."""
+    with running_postgres() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

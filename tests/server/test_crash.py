@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -70,15 +69,7 @@ def server(home: Path, store: str | None = None) -> tuple[subprocess.Popen, str]
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_kill_9_while_20_workflows_run(tmp_path, request, backend):
-    store = None
-    if backend == "postgres":
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
-        from pg import PostgresUnavailable, start_postgres
-        try:
-            store, stop_db = start_postgres()
-        except PostgresUnavailable as exc:
-            pytest.skip(f"PostgreSQL server binaries not installed ({exc})")
-        request.addfinalizer(stop_db)
+    store = request.getfixturevalue("fresh_postgres") if backend == "postgres" else None
     home = tmp_path / "home"
     home.mkdir()
     counter = Counter()

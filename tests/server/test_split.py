@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -80,14 +79,8 @@ def test_api_only_server_and_a_separate_controller(tmp_path):
         stop_all(api, ctl)
 
 
-def test_two_servers_on_postgres_one_killed(tmp_path, request):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
-    from pg import PostgresUnavailable, start_postgres
-    try:
-        db, stop_db = start_postgres()
-    except PostgresUnavailable as exc:
-        pytest.skip(f"PostgreSQL server binaries not installed ({exc})")
-    request.addfinalizer(stop_db)
+def test_two_servers_on_postgres_one_killed(tmp_path, fresh_postgres):
+    db = fresh_postgres
     env = {"TIPHYS_LEASE_TTL": "3"}
     homes = [tmp_path / "a", tmp_path / "b"]
     for h in homes:
@@ -114,3 +107,52 @@ def test_two_servers_on_postgres_one_killed(tmp_path, request):
         assert len(lost) <= 1 and all("lost" in n["message"] for n in lost)
     finally:
         stop_all(a, b)
+
+
+def test_on_postgres_processes_hear_each_other_at_once(tmp_path, fresh_postgres):
+    """LISTEN/NOTIFY: with every poll set to a minute, a controller still adopts a submission
+    of an API-only server at once and takes its terminate at once, and the API server's watch
+    stream shows the controller's progress."""
+    import json
+    import threading
+    db = fresh_postgres
+    slow = {"TIPHYS_ADOPT_EVERY": "60", "TIPHYS_COMMAND_POLL_LISTENING": "60"}
+    api, url = server(tmp_path, "--no-controller", "--store", db, env=slow)
+    ctl = spawn(tmp_path, "controller", "--store", db, "--log-level", "warning", env=slow)
+    seen: list[tuple[str, str, str]] = []
+
+    def watch() -> None:
+        try:
+            with httpx.stream("GET", f"{url}/api/v1/workflow-events/{NS}", timeout=None) as r:
+                for line in r.iter_lines():
+                    if line.strip():
+                        res = json.loads(line)["result"]
+                        seen.append((res["type"], res["object"]["metadata"]["name"],
+                                     (res["object"].get("status") or {}).get("phase", "")))
+        except httpx.HTTPError:
+            pass                           # the server stopped at the end of the test
+    threading.Thread(target=watch, daemon=True).start()
+    try:
+        time.sleep(2)                      # the controller has made its first look for work
+        r = httpx.post(f"{url}/api/v1/workflows/{NS}", json={"workflow": wf("heard", [
+            {"name": "main", "container": {"image": "busybox", "command": ["echo", "heard"]}}])})
+        assert r.status_code == 200, r.text
+        assert wait_for(url, "heard", timeout=30)["status"]["phase"] == "Succeeded"
+        deadline = time.monotonic() + 10
+        while ("MODIFIED", "heard", "Succeeded") not in seen:
+            assert time.monotonic() < deadline, seen
+            time.sleep(0.1)
+        assert ("MODIFIED", "heard", "Running") in seen
+        httpx.post(f"{url}/api/v1/workflows/{NS}", json={"workflow": wf("halted", SLEEP)})
+        wait_for(url, "halted", phases=("Running",), timeout=30)
+        r = httpx.put(f"{url}/api/v1/workflows/{NS}/halted/terminate", json={})
+        assert r.status_code == 200, r.text
+        assert wait_for(url, "halted", timeout=30)["status"]["phase"] == "Failed"
+        r = httpx.delete(f"{url}/api/v1/workflows/{NS}/heard")
+        assert r.status_code == 200, r.text
+        deadline = time.monotonic() + 10
+        while not any(t == "DELETED" and n == "heard" for t, n, _ in seen):
+            assert time.monotonic() < deadline, seen
+            time.sleep(0.1)
+    finally:
+        stop_all(api, ctl)

@@ -11,7 +11,7 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
-from pg import PostgresUnavailable, create_schema, start_postgres
+from pg import create_schema, running_postgres
 
 from tiphys.store import open_store
 
@@ -21,12 +21,8 @@ _databases = itertools.count()
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """URL of the session's throwaway PostgreSQL (its `postgres` database)."""
-    try:
-        url, stop = start_postgres()
-    except PostgresUnavailable as exc:
-        pytest.skip(f"PostgreSQL server binaries not installed ({exc}); run scripts/setup.d/20-postgres.sh")
-    yield url
-    stop()
+    with running_postgres() as url:
+        yield url
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ put tests/store on sys.path (or `from tests.store.pg import ...` when `tests` is
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -16,7 +17,7 @@ import socket
 import subprocess
 import tempfile
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin")
@@ -113,3 +114,18 @@ def create_schema(url: str, name: str) -> str:
         conn.execute(f'CREATE SCHEMA "{name}"')
     sep = "&" if "?" in url else "?"
     return url + sep + "options=" + urllib.parse.quote(f"-c search_path={name}")
+
+
+@contextlib.contextmanager
+def running_postgres() -> Iterator[str]:
+    """start_postgres for a fixture: the URL while it runs; the test is skipped, saying why,
+    where PostgreSQL is not installed."""
+    import pytest
+    try:
+        url, stop = start_postgres()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"PostgreSQL server binaries not installed ({exc}); run scripts/setup.d/20-postgres.sh")
+    try:
+        yield url
+    finally:
+        stop()

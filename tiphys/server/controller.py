@@ -56,7 +56,10 @@ SNAPSHOT_EVERY = 0.2
 STOP_AGAIN = 1.0
 LEASE_TTL = float(os.environ.get("TIPHYS_LEASE_TTL") or 15.0)   # seconds a dead controller keeps its workflows
 COMMAND_POLL = 0.25     # how often a controller looks for requests other processes left for it
-ADOPT_EVERY = 1.0       # a controller without an API of its own looks for new work this often
+COMMAND_POLL_LISTENING = float(os.environ.get("TIPHYS_COMMAND_POLL_LISTENING") or 5.0)  # with notices: a safety net
+# a controller without an API of its own looks for new work this often (on PostgreSQL a
+# submission's notice wakes it at once; this finds what no notice announced)
+ADOPT_EVERY = float(os.environ.get("TIPHYS_ADOPT_EVERY") or 1.0)
 
 Key = tuple[str, str]
 
@@ -109,6 +112,10 @@ class Controller:
         self._snap_at: dict[Key, tuple[float, str]] = {}
         self._deleted: set[Key] = set()
         self._lock = threading.Lock()
+        self._unlisten: Callable[[], None] | None = None   # set while the store sends notices
+        self._changed: set[Key] = set()   # saved by other processes, to publish to our watches
+        self._changed_ready = threading.Condition(self._lock)
+        self._closing = False
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -128,6 +135,11 @@ class Controller:
         self._thread = threading.Thread(target=serve, name="tiphys-controller", daemon=True)
         self._thread.start()
         ready.wait()
+        # other processes on the same store (PostgreSQL) tell us of their changes at once;
+        # without notices (SQLite) the looks below are all there is
+        self._unlisten = self.store.listen(self._notice)
+        if self._unlisten is not None:
+            threading.Thread(target=self._publish_changes, name="tiphys-changes", daemon=True).start()
         if self.runs_workflows:
             self._call(self._adopt)
             self._call(self._renew)
@@ -168,6 +180,11 @@ class Controller:
                 except Exception:  # noqa: BLE001 - an expired lease is as good
                     log.exception("releasing %s/%s", *key)
 
+        if self._unlisten is not None:
+            self._unlisten()
+        with self._lock:
+            self._closing = True
+            self._changed_ready.notify_all()
         try:
             asyncio.run_coroutine_threadsafe(drain(), loop).result(timeout + 10)
         except Exception:  # noqa: BLE001 - best effort at shutdown
@@ -179,9 +196,54 @@ class Controller:
 
     detach = close
 
-    def _adopt(self) -> None:
+    # -- notices from other processes sharing the store ------------------------------------
+
+    def _notice(self, notice: str) -> None:
+        """(The store's listener thread.) `cmd`: a request for a workflow we may hold; `new`: a
+        submission for any controller; `wf:`/`del:`: a workflow saved or deleted elsewhere."""
+        if notice == "cmd" and self.runs_workflows and self._loop is not None:
+            self._call(self._commands, False)
+        elif notice == "new" and self.runs_workflows and self._loop is not None:
+            self._call(self._adopt, False)
+        elif notice.startswith(("wf:", "del:")):
+            kind, _, rest = notice.partition(":")
+            namespace, _, name = rest.partition("/")
+            key = (namespace, name)
+            with self._lock:
+                if key in self._mine:
+                    return                   # ours: our runner publishes its own changes
+                if kind == "del":
+                    self._changed.discard(key)
+                else:
+                    self._changed.add(key)
+                    self._changed_ready.notify()
+            if kind == "del":
+                self.hub.publish("DELETED", {"metadata": {"name": name, "namespace": namespace}})
+
+    def _publish_changes(self) -> None:
+        """Publish what other processes saved to our watch streams, each workflow at most
+        every 50 ms (a busy workflow is saved far more often than a watcher needs)."""
+        while True:
+            with self._lock:
+                while not self._changed and not self._closing:
+                    self._changed_ready.wait()
+                if self._closing:
+                    return
+                keys, self._changed = self._changed, set()
+            for namespace, name in keys:
+                try:
+                    wf = self.store.get_workflow(name, namespace)
+                except Exception:  # noqa: BLE001 - the next notice tries again
+                    log.exception("reading %s/%s", namespace, name)
+                    continue
+                if wf is not None:
+                    self.hub.publish("MODIFIED", wf)
+            time.sleep(0.05)
+
+    def _adopt(self, again: bool = True) -> None:
         """Take over every workflow of ours that no live controller holds (at start: the ones a
-        crashed or stopped server left), then look again every LEASE_TTL / 2 seconds."""
+        crashed or stopped server left), then look again every `adopt_every` seconds (and at
+        once when the store says a workflow was submitted elsewhere)."""
         try:
             jobs = []
             for phase in ("Running", "Pending"):
@@ -210,7 +272,8 @@ class Controller:
                 self._enqueue(job)
         except Exception:  # noqa: BLE001 - try again at the next look
             log.exception("adopting workflows")
-        asyncio.get_running_loop().call_later(self.adopt_every, self._adopt)
+        if again:
+            asyncio.get_running_loop().call_later(self.adopt_every, self._adopt)
 
     def _stored_in(self, phase: str) -> Iterator[dict]:
         """Every stored workflow in `phase`, a page at a time, without node trees."""
@@ -221,15 +284,18 @@ class Controller:
             if after is None:
                 return
 
-    def _commands(self) -> None:
+    def _commands(self, again: bool = True) -> None:
         """Act on the requests other processes (an API-only server, another controller's API)
-        left in the store for workflows this controller holds."""
+        left in the store for workflows this controller holds: when the store says so, and
+        every COMMAND_POLL seconds (COMMAND_POLL_LISTENING when it sends notices)."""
         try:
             for namespace, name, body in self.store.take_commands(self.owner):
                 self._command((namespace, name), json.loads(body))
         except Exception:  # noqa: BLE001
             log.exception("taking commands")
-        asyncio.get_running_loop().call_later(COMMAND_POLL, self._commands)
+        if again:
+            every = COMMAND_POLL if self._unlisten is None else COMMAND_POLL_LISTENING
+            asyncio.get_running_loop().call_later(every, self._commands)
 
     def _command(self, key: Key, cmd: dict) -> None:
         from tiphys.runtime import journal
@@ -278,6 +344,7 @@ class Controller:
             wf["status"]["outputs"] = keep_outputs
         if not self.runs_workflows:       # a `tiphys controller` elsewhere takes it from the store
             self.store.save_workflow(wf)
+            self.store.notify("new")
             self.hub.publish(event, _copy(wf))
             return wf
         with self._lock:

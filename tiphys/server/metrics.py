@@ -91,6 +91,8 @@ class _Collector:
         st = self.metrics.state
         counts = dict.fromkeys(PHASES, 0)
         for wf in st.store.list_workflows(with_nodes=False):
+            meta = wf.get("metadata") or {}     # a running workflow's newest state is the controller's
+            wf = st.controller.snapshot(meta.get("namespace") or "default", meta.get("name", "")) or wf
             phase = (wf.get("status") or {}).get("phase") or "Pending"
             counts[phase] = counts.get(phase, 0) + 1
         gauge = GaugeMetricFamily("argo_workflows_gauge", "Number of workflows currently accessible by the "

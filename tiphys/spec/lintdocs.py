@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Mapping
 
-from tiphys.errors import NotFoundError, SpecError
-from tiphys.executors import podgc
+from tiphys.errors import NotFoundError
 from tiphys.spec.cron import cron_error
 from tiphys.spec.load import ARGO_API_VERSION, Manifest
 from tiphys.spec.lintrefs import _Scope
 from tiphys.spec.lintvalues import (
-    _PARAM_NAME, _dict, _has_location, _is_int_like, _list_of_dicts, _names, _q, _s, _templated,
+    _PARAM_NAME, _dict, _duration_problem, _has_location, _is_int_like, _list_of_dicts, _names, _q, _s, _templated,
 )
 
 Registry = Callable[[str, str], "Mapping[str, Any] | None"]
 
+POD_GC_STRATEGIES = frozenset({"", "OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion",
+                               "OnWorkflowSuccess"})
+LABEL_OPERATORS = frozenset({"In", "NotIn", "Exists", "DoesNotExist"})
 CONCURRENCY_POLICIES = frozenset({"", "Allow", "Forbid", "Replace"})
 
 
@@ -228,11 +230,22 @@ class DocumentChecks:
         ads = spec.get("activeDeadlineSeconds")
         if ads is not None and not (_is_int_like(ads) or _templated(ads)):
             self.issue(f"{sp}.activeDeadlineSeconds", f"activeDeadlineSeconds must be an integer, not {_q(ads)}")
-        if spec.get("podGC") is not None:
-            try:
-                podgc.parse(spec["podGC"], f"{sp}.podGC")
-            except SpecError as exc:
-                self.issue(exc.path or f"{sp}.podGC", exc.message)
+        pod_gc = spec.get("podGC")
+        if isinstance(pod_gc, dict):
+            st = pod_gc.get("strategy") or ""
+            if st not in POD_GC_STRATEGIES:
+                self.issue(f"{sp}.podGC.strategy", f"unknown podGC strategy {_q(st)}")
+            delay = pod_gc.get("deleteDelayDuration")
+            problem = _duration_problem(delay) if delay not in (None, "") else None
+            if problem:
+                self.issue(f"{sp}.podGC.deleteDelayDuration", problem)
+            selector = pod_gc.get("labelSelector")
+            for i, e in enumerate((selector or {}).get("matchExpressions") or [] if isinstance(selector, dict) else []):
+                if not isinstance(e, dict) or e.get("operator") not in LABEL_OPERATORS:
+                    self.issue(f"{sp}.podGC.labelSelector.matchExpressions[{i}].operator",
+                               f"operator must be one of {', '.join(sorted(LABEL_OPERATORS))}")
+        elif pod_gc is not None:
+            self.issue(f"{sp}.podGC", "podGC must be a mapping")
         if spec.get("retryStrategy") is not None:
             self.check_retry(spec["retryStrategy"], f"{sp}.retryStrategy")
         par = spec.get("parallelism")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -201,10 +201,26 @@ class SqlStore:
             finished_at = excluded.finished_at, labels = excluded.labels, body = excluded.body
         RETURNING id"""
 
+    # -- change notices (PostgreSQL LISTEN/NOTIFY; nothing for a single-process store) ---------
+
+    def _announce(self, cur: Cursor, notice: str) -> None:
+        """Tell other processes sharing the store, once this transaction commits: `wf:NS/NAME`
+        (saved), `del:NS/NAME` (deleted), `cmd` (a command left), `new` (a workflow to adopt)."""
+
+    def notify(self, notice: str) -> None:
+        with self._tx() as cur:
+            self._announce(cur, notice)
+
+    def listen(self, on_notice: Callable[[str], None]) -> Callable[[], None] | None:
+        """Call `on_notice(notice)` (on another thread) for each notice other processes send;
+        returns the function that stops listening, or None when this store cannot (then poll)."""
+        return None
+
     def _save_rows(self, cur: Cursor, rows: Iterable[tuple]) -> None:
         for row in rows:
             cur.execute(self._UPSERT, row)
             (wf_id,) = cur.fetchone()
+            self._announce(cur, f"wf:{row[0]}/{row[1]}")
             cur.execute("DELETE FROM workflow_labels WHERE workflow_id = ?", (wf_id,))
             labels = json.loads(row[7])
             if labels:
@@ -320,6 +336,8 @@ class SqlStore:
                         "(SELECT id FROM workflows WHERE namespace = ? AND name = ?)", (namespace, name))
             cur.execute("DELETE FROM workflows WHERE namespace = ? AND name = ?", (namespace, name))
             found = cur.rowcount > 0
+            if found:
+                self._announce(cur, f"del:{namespace}/{name}")
             cur.execute("DELETE FROM journal WHERE namespace = ? AND name = ?", (namespace, name))
             cur.execute("DELETE FROM commands WHERE namespace = ? AND name = ?", (namespace, name))
             # logs are keyed by workflow name: keep them while another namespace uses the name
@@ -522,6 +540,7 @@ class SqlStore:
     def send_command(self, namespace: str, name: str, body: str) -> None:
         with self._tx() as cur:
             cur.execute("INSERT INTO commands (namespace, name, body) VALUES (?, ?, ?)", (namespace, name, body))
+            self._announce(cur, "cmd")
 
     def take_commands(self, owner: str) -> list[tuple[str, str, str]]:
         """(namespace, name, body) of every command for a workflow whose lease owner holds,
