@@ -8,6 +8,7 @@ import asyncio
 import copy
 import json
 import os
+import socket
 import uuid
 from pathlib import Path
 
@@ -65,6 +66,7 @@ def test_limits_user_mounts_and_labels(tmp_path):
     assert sorted(hc["Binds"]) == [f"{tmp_path / 'd'}:/data:rw", f"{tmp_path / 'r'}:/ro:ro"]
     assert [(m["Target"], m["Type"]) for m in hc["Mounts"]] == [("/mem", "tmpfs")]
     assert a["labels"] == {"tiphys.step": s.key, "tiphys.workflow": "default/wf", "tiphys.pid": str(os.getpid()),
+                           "tiphys.host": socket.gethostname(),
                            "workflows.argoproj.io/workflow": "default/wf", "tiphys.podgc": podgc.to_label(PodGC())}
     labelled = _args(spec(tmp_path, labels=(("team", "ml"), ("tiphys.pid", "forged")),
                           pod_gc=PodGC("OnPodSuccess", 5.0)), {})["labels"]
@@ -213,8 +215,9 @@ def test_a_step_over_its_memory_limit_is_oomkilled(tmp_path, docker_url):
 
 @pytest.mark.integration
 def test_leftover_containers_are_removed_at_start_up(tmp_path, docker_url):
-    """Containers a killed Tiphys process left (exited, or created and never started) go when
-    a DockerExecutor starts; those of a live process and running ones stay."""
+    """Containers a killed Tiphys process left (exited, created and never started, or still
+    running: killed) go when a DockerExecutor starts; those of a live process, those our own
+    process runs and those of another machine stay."""
     import docker
     from tiphys.executors import podman
     api = docker.APIClient(base_url=docker_url, version="1.41")
@@ -222,8 +225,10 @@ def test_leftover_containers_are_removed_at_start_up(tmp_path, docker_url):
                                                               for k, v in podman.ulimits().items()])
     tag = f"left-{uuid.uuid4().hex[:8]}"
 
-    def make(owner: int, start: bool, cmd: str = "true", gc: PodGC | None = None) -> str:
+    def make(owner: int, start: bool, cmd: str = "true", gc: PodGC | None = None, host: str | None = None) -> str:
         labels = {"tiphys.step": f"{tag}-{owner}", "tiphys.workflow": tag, "tiphys.pid": str(owner)}
+        if host is not None:
+            labels["tiphys.host"] = host
         if gc is not None:
             labels["tiphys.podgc"] = podgc.to_label(gc)
         cid = api.create_container("busybox", ["sh", "-c", cmd], host_config=hc, labels=labels)["Id"]
@@ -234,10 +239,13 @@ def test_leftover_containers_are_removed_at_start_up(tmp_path, docker_url):
         return cid
 
     dead = 4194305                          # above pid_max: no such process
+    from tiphys.executors.docker import HOST
     gone = [make(dead, True), make(dead, False), make(os.getpid(), True),   # ours, but its workflow is not running
             make(dead, True, gc=PodGC()), make(dead, True, "exit 1", PodGC("OnPodCompletion")),
-            make(dead, True, gc=PodGC("OnPodSuccess")), make(dead, False, gc=PodGC("OnWorkflowSuccess"))]
-    kept = [make(os.getppid(), True), make(dead, True, "sleep 300"),        # a live owner; still running
+            make(dead, True, gc=PodGC("OnPodSuccess")), make(dead, False, gc=PodGC("OnWorkflowSuccess")),
+            make(dead, True, "sleep 300", host=HOST)]                       # still running, its process gone
+    kept = [make(os.getppid(), True), make(os.getpid(), True, "sleep 300"),  # a live owner; our own, running
+            make(dead, True, "sleep 300", host="another-machine"),
             make(dead, True, "exit 1", PodGC("OnPodSuccess")), make(dead, True, gc=PodGC("OnWorkflowSuccess"))]
     try:
         executor = DockerExecutor(docker_url)

@@ -34,9 +34,10 @@ One step is one container, as one Argo step is one pod's `main` container:
   (OnPodCompletion, OnPodSuccess), at the workflow's end (`workflow_done`; also when no
   podGC is set, see podgc.py for why), or when the workflow is deleted (`forget_workflow`),
   always in the background, off the step's critical path (`flush()`/`close()` wait).
-  When an executor first connects it removes the exited/created step containers left by
-  a Tiphys process that died (or by this one, for a workflow no longer running here),
-  except those their podGC keeps.
+  When an executor first connects it removes the step containers left by a Tiphys process
+  of this machine that died (or by this one, for a workflow no longer running here), except
+  exited ones their podGC keeps; one still running is killed (its step was lost with its
+  process: the workflow's next controller has it in Error and retries it where allowed).
 - volumeMounts: a missing host source is an Error (the engine would create it; the other
   executors cannot), as `steps._pod_fields` creates what Kubernetes' hostPath types create.
 - Images are never pulled: a missing image is an Error naming it (see scripts/images).
@@ -49,6 +50,7 @@ import io
 import logging
 import os
 import re
+import socket
 import tarfile
 import threading
 import time
@@ -66,6 +68,8 @@ log = logging.getLogger(__name__)
 API_VERSION = "1.41"
 SCRIPT_PATH = "/argo/staging/script"
 LABEL_STEP, LABEL_WORKFLOW, LABEL_OWNER = "tiphys.step", "tiphys.workflow", "tiphys.pid"
+LABEL_HOST = "tiphys.host"              # the machine of the owning process
+HOST = socket.gethostname()
 LABEL_PODGC = "tiphys.podgc"            # the workflow's podGC (podgc.to_label), for whoever sweeps
 LABEL_ARGO_WORKFLOW = "workflows.argoproj.io/workflow"   # as on Argo's pods
 _running: dict[str, int] = {}     # workflow label -> steps of it running in this process
@@ -171,20 +175,28 @@ class DockerExecutor:
         (`PodGC.orphan`). Those of another live Tiphys process are left alone. The ids removed."""
         ctl = self._ctl
         assert ctl is not None
-        found = [c for c in ctl.containers(all=True, filters={"label": LABEL_STEP})
-                 if str(c.get("State", "")).lower() not in ("running", "paused", "restarting", "removing")]
+        found = ctl.containers(all=True, filters={"label": LABEL_STEP})
         removed = []
         for c in found:
             labels = c.get("Labels") or {}
             owner = str(labels.get(LABEL_OWNER, ""))
+            state = str(c.get("State", "")).lower()
+            if labels.get(LABEL_HOST, HOST) != HOST or state == "removing":
+                continue                  # another machine's (a shared engine): its pids mean nothing here
             if owner.isdigit() and int(owner) != os.getpid() and os.path.exists(f"/proc/{owner}"):
                 continue                  # a live Tiphys process (or a reused pid: kept, to be safe)
-            if owner == str(os.getpid()) and _running.get(labels.get(LABEL_WORKFLOW, "")):
-                continue
-            gc = podgc.from_label(labels.get(LABEL_PODGC))
-            never_ran = str(c.get("State", "")).lower() in ("created", "configured", "initialized")
-            if gc is not None and not never_ran and not gc.orphan(labels, _exit_code(c)):
-                continue                  # kept by its podGC until the workflow is deleted
+            if owner == str(os.getpid()):
+                if state in ("running", "paused", "restarting") or _running.get(labels.get(LABEL_WORKFLOW, "")):
+                    continue
+            elif state in ("running", "paused", "restarting"):
+                # its process died mid-step: the workflow's next controller has the step as lost
+                # (Error, retried where allowed); this copy must not go on running beside it
+                log.warning("killing step container %s of Tiphys process %s, which is gone", c["Id"][:12], owner)
+            else:
+                gc = podgc.from_label(labels.get(LABEL_PODGC))
+                never_ran = state in ("created", "configured", "initialized")
+                if gc is not None and not never_ran and not gc.orphan(labels, _exit_code(c)):
+                    continue              # kept by its podGC until the workflow is deleted
             try:
                 ctl.remove_container(c["Id"], force=True, v=True)
                 removed.append(c["Id"])
@@ -385,7 +397,8 @@ class DockerExecutor:
         elif spec.run_as_group is not None:
             user = f"0:{spec.run_as_group}"
         labels = dict(spec.labels)
-        labels.update({LABEL_STEP: spec.key, LABEL_OWNER: str(os.getpid()), LABEL_PODGC: podgc.to_label(spec.pod_gc)})
+        labels.update({LABEL_STEP: spec.key, LABEL_OWNER: str(os.getpid()), LABEL_HOST: HOST,
+                       LABEL_PODGC: podgc.to_label(spec.pod_gc)})
         if spec.workflow:
             labels[LABEL_WORKFLOW] = labels[LABEL_ARGO_WORKFLOW] = spec.workflow
         return dict(image=spec.image, entrypoint=entrypoint, command=cmd, environment=dict(spec.env),
