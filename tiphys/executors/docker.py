@@ -27,17 +27,7 @@ One step is one container, as one Argo step is one pod's `main` container:
 - Network: the host's (`network_mode="host"`), like the host executor and like an Argo
   pod, which has network. A private bridge costs about 200 ms more per step here
   (netavark); `DockerExecutor(network="bridge"|"none")` picks another mode.
-- Containers are labelled `tiphys.step` / `tiphys.workflow` / `tiphys.pid` (the Tiphys
-  process owning them) / `tiphys.podgc`, plus the pod's labels (`spec.podMetadata`, the
-  template's `metadata.labels`) and `workflows.argoproj.io/workflow`. The workflow's
-  `podGC` decides when each is removed (executors/podgc.py): at the step's end
-  (OnPodCompletion, OnPodSuccess), at the workflow's end (`workflow_done`; also when no
-  podGC is set, see podgc.py for why), or when the workflow is deleted (`forget_workflow`),
-  always in the background, off the step's critical path (`flush()`/`close()` wait).
-  When an executor first connects it removes the step containers left by a Tiphys process
-  of this machine that died (or by this one, for a workflow no longer running here), except
-  exited ones their podGC keeps; one still running is killed (its step was lost with its
-  process: the workflow's next controller has it in Error and retries it where allowed).
+- Removing the containers (podGC, leftovers of dead processes, deleted workflows): reaper.py.
 - volumeMounts: a missing host source is an Error (the engine would create it; the other
   executors cannot), as `steps._pod_fields` creates what Kubernetes' hostPath types create.
 - Images are never pulled: a missing image is an Error naming it (see scripts/images).
@@ -45,12 +35,10 @@ One step is one container, as one Argo step is one pod's `main` container:
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import io
 import logging
 import os
 import re
-import socket
 import tarfile
 import threading
 import time
@@ -59,20 +47,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from tiphys.executors import podgc, podman
+from tiphys.executors import podgc, podman, reaper
 from tiphys.executors.base import StepResult, StepSpec
 from tiphys.executors.handles import _DoneHandle
+from tiphys.executors.reaper import (HOST, LABEL_ARGO_WORKFLOW, LABEL_HOST, LABEL_OWNER, LABEL_PODGC,
+                                     LABEL_STEP, LABEL_WORKFLOW, _explain)
 
 log = logging.getLogger(__name__)
 
 API_VERSION = "1.41"
 SCRIPT_PATH = "/argo/staging/script"
-LABEL_STEP, LABEL_WORKFLOW, LABEL_OWNER = "tiphys.step", "tiphys.workflow", "tiphys.pid"
-LABEL_HOST = "tiphys.host"              # the machine of the owning process
-HOST = socket.gethostname()
-LABEL_PODGC = "tiphys.podgc"            # the workflow's podGC (podgc.to_label), for whoever sweeps
-LABEL_ARGO_WORKFLOW = "workflows.argoproj.io/workflow"   # as on Argo's pods
-_running: dict[str, int] = {}     # workflow label -> steps of it running in this process
 WAIT_POLL = "10ms"        # how often podman looks whether a container has exited (its default: 250ms)
 STREAM_AFTER = 0.3        # seconds: a step running longer has its output streamed live
 KNOWN_SOCKETS = ("/var/run/docker.sock", "/run/podman/podman.sock")
@@ -118,8 +102,7 @@ class DockerExecutor:
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tiphys-docker")
         self._images: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
-        self._removing: set[concurrent.futures.Future] = set()
-        self._timers: set[threading.Timer] = set()
+        self._reaper = reaper.Reaper(self._pool, lambda: self._clients()[0])
         self._podman = False              # the engine is podman (its own wait endpoint is used)
 
     @staticmethod
@@ -169,43 +152,9 @@ class DockerExecutor:
         return await asyncio.get_running_loop().run_in_executor(self._pool, lambda: fn(*args, **kwargs))
 
     def sweep_leftovers(self) -> list[str]:
-        """Remove the exited or never-started step containers that nobody will collect: their
-        Tiphys process is gone (killed mid-step), or it is this one and their workflow no
-        longer runs here; an exited one only where its podGC would not keep it
-        (`PodGC.orphan`). Those of another live Tiphys process are left alone. The ids removed."""
-        ctl = self._ctl
-        assert ctl is not None
-        found = ctl.containers(all=True, filters={"label": LABEL_STEP})
-        removed = []
-        for c in found:
-            labels = c.get("Labels") or {}
-            owner = str(labels.get(LABEL_OWNER, ""))
-            state = str(c.get("State", "")).lower()
-            if labels.get(LABEL_HOST, HOST) != HOST or state == "removing":
-                continue                  # another machine's (a shared engine): its pids mean nothing here
-            if owner.isdigit() and int(owner) != os.getpid() and os.path.exists(f"/proc/{owner}"):
-                continue                  # a live Tiphys process (or a reused pid: kept, to be safe)
-            if owner == str(os.getpid()):
-                if state in ("running", "paused", "restarting") or _running.get(labels.get(LABEL_WORKFLOW, "")):
-                    continue
-            elif state in ("running", "paused", "restarting"):
-                # its process died mid-step: the workflow's next controller has the step as lost
-                # (Error, retried where allowed); this copy must not go on running beside it
-                log.warning("killing step container %s of Tiphys process %s, which is gone", c["Id"][:12], owner)
-            else:
-                gc = podgc.from_label(labels.get(LABEL_PODGC))
-                never_ran = state in ("created", "configured", "initialized")
-                if gc is not None and not never_ran and not gc.orphan(labels, _exit_code(c)):
-                    continue              # kept by its podGC until the workflow is deleted
-            try:
-                ctl.remove_container(c["Id"], force=True, v=True)
-                removed.append(c["Id"])
-            except Exception as e:
-                if getattr(e, "status_code", None) != 404:
-                    log.warning("could not remove leftover container %s: %s", c["Id"][:12], _explain(e))
-        if removed:
-            log.info("removed %d leftover step container(s) of Tiphys processes that ended", len(removed))
-        return removed
+        """Remove the step containers nobody will collect (reaper.sweep). The ids removed."""
+        assert self._ctl is not None
+        return reaper.sweep(self._ctl)
 
     def _wait_exit(self, api, cid: str) -> int:
         """Block until the container has exited; its exit code. podman polls the container's
@@ -240,67 +189,22 @@ class DockerExecutor:
         return code
 
     def remove_later(self, cid: str | None, delay: float = 0.0) -> None:
-        """Remove a finished step's container in the background (tracked: `flush` waits),
-        after `delay` seconds (podGC.deleteDelayDuration; a delay still pending when this
-        executor closes is left to the next one's sweep)."""
-        if cid is None or not self.remove:
-            return
-        if delay > 0:
-            timer = threading.Timer(delay, self._delayed, (cid,))
-            timer.daemon = True
-            with self._lock:
-                self._timers.add(timer)
-            timer.start()
-            return
-        fut = self._pool.submit(self._remove_now, cid)
-        with self._lock:
-            self._removing.add(fut)
-        fut.add_done_callback(self._removed)
-
-    def _delayed(self, cid: str) -> None:
-        with self._lock:
-            self._timers = {t for t in self._timers if t.is_alive() and t is not threading.current_thread()}
-        try:
-            self.remove_later(cid)
-        except RuntimeError:          # closed meanwhile
-            pass
+        """Remove a finished step's container in the background, after `delay` seconds."""
+        if cid is not None and self.remove:
+            self._reaper.remove_later(cid, delay)
 
     def workflow_done(self, workflow: str, gc: podgc.PodGC, phase: str) -> list[str]:
-        """The workflow ended in `phase`: remove the containers of its steps that podGC
-        removes now (those of earlier Tiphys processes that ran it too). The ids removed."""
+        """The workflow ended in `phase`: remove its containers podGC removes now. The ids."""
         if self._ctl is None or not workflow or not self.remove:
             return []                     # no step of it ran here in a container
-        self.flush()
-        found = self._ctl.containers(all=True, filters={"label": f"{LABEL_WORKFLOW}={workflow}"})
-        chosen = [c["Id"] for c in found if gc.at_workflow_end(c.get("Labels") or {}, phase)]
-        for cid in chosen:
-            self.remove_later(cid, gc.delay)
-        return chosen
-
-    def _removed(self, fut) -> None:
-        with self._lock:
-            self._removing.discard(fut)
-
-    def _remove_now(self, cid: str) -> None:
-        ctl, _ = self._clients()
-        try:
-            ctl.remove_container(cid, force=True, v=True)
-        except Exception as e:
-            if getattr(e, "status_code", None) != 404:
-                log.warning("could not remove container %s: %s", cid[:12], _explain(e))
+        return self._reaper.workflow_done(self._ctl, workflow, gc, phase)
 
     def flush(self, timeout: float = 60.0) -> None:
         """Wait until the containers of finished steps are removed."""
-        with self._lock:
-            pending = list(self._removing)
-        if pending:
-            concurrent.futures.wait(pending, timeout)
+        self._reaper.flush(timeout)
 
     def close(self) -> None:
-        with self._lock:
-            timers, self._timers = self._timers, set()
-        for t in timers:
-            t.cancel()
+        self._reaper.cancel_timers()
         self.flush()
         self._pool.shutdown(wait=False)
         for client in (self._ctl, self._long):
@@ -347,16 +251,16 @@ class DockerExecutor:
         except Exception as e:
             return failed(f"cannot inspect image {spec.image!r}: {e}")
         run = _Run(self, spec, workdir, stdout, stderr, ctl, long)
-        _running[spec.workflow] = _running.get(spec.workflow, 0) + 1     # its containers are not leftovers
+        reaper.hold(spec.workflow)        # its containers are not leftovers
         try:
             handle = await run.launch(config)
         except Exception as e:
             log.debug("step %s failed to start", spec.key, exc_info=True)
             await run.discard()
-            _release(spec.workflow)
+            reaper.release(spec.workflow)
             return failed(f"cannot start container: {_explain(e)}")
         if not isinstance(handle, DockerHandle):
-            _release(spec.workflow)
+            reaper.release(spec.workflow)
         return handle
 
     def create_args(self, spec: StepSpec, config: dict[str, Any]) -> dict[str, Any]:
@@ -408,50 +312,17 @@ class DockerExecutor:
                         self.api_version, **{k: v for k, v in host_config.items() if v is not None}))
 
 
-def _exit_code(listed: dict[str, Any]) -> int | None:
-    """A listed container's exit code (podman gives ExitCode; Docker only "Exited (N) ...")."""
-    if isinstance(listed.get("ExitCode"), int):
-        return listed["ExitCode"]
-    m = re.match(r"Exited \((-?\d+)\)", str(listed.get("Status") or ""))
-    return int(m.group(1)) if m else None
-
-
 def forget_workflow(workflow: str, base_url: str | None = None) -> int:
-    """The workflow is deleted: remove every container of its steps (those podGC kept), as
-    Kubernetes deletes a deleted workflow's pods. Only an engine that answers now is asked
-    (none is started for this). How many were removed."""
+    """The workflow is deleted: remove every container of its steps (reaper.forget_workflow).
+    Only an engine that answers now is asked (none is started for this). How many."""
     url = resolve_base_url(base_url, start=False)
     if url is None or not workflow:
         return 0
-    docker = _docker()
-    client = docker.APIClient(base_url=url, version=API_VERSION, timeout=60)
-    removed = 0
+    client = _docker().APIClient(base_url=url, version=API_VERSION, timeout=60)
     try:
-        for c in client.containers(all=True, filters={"label": f"{LABEL_WORKFLOW}={workflow}"}):
-            try:
-                client.remove_container(c["Id"], force=True, v=True)
-                removed += 1
-            except Exception as e:
-                if getattr(e, "status_code", None) != 404:
-                    log.warning("could not remove container %s: %s", c["Id"][:12], _explain(e))
-    except Exception as e:
-        log.warning("could not look for the containers of workflow %s: %s", workflow, _explain(e))
+        return reaper.forget_workflow(client, workflow)
     finally:
         client.close()
-    return removed
-
-
-def _release(workflow: str) -> None:
-    left = _running.get(workflow, 0) - 1
-    if left > 0:
-        _running[workflow] = left
-    else:
-        _running.pop(workflow, None)
-
-
-def _explain(e: BaseException) -> str:
-    text = getattr(e, "explanation", None)
-    return str(text) if text else f"{type(e).__name__}: {e}"
 
 
 def _not_runnable(message: str) -> int | None:
@@ -650,10 +521,9 @@ class _Run:
         if self.cid is None or not self.ex.remove:
             return
         try:
-            await self.ex._call(self.ctl.remove_container, self.cid, force=True, v=True)
-        except Exception as e:
-            if getattr(e, "status_code", None) != 404:
-                log.warning("could not remove container %s: %s", self.cid[:12], _explain(e))
+            await self.ex._call(reaper.remove, self.ctl, self.cid)
+        except Exception as e:        # not even tried (the executor is closed)
+            log.warning("could not remove container %s: %s", self.cid[:12], _explain(e))
 
 
 def _settle(fut: asyncio.Future, code: int | None, exc: BaseException | None) -> None:
@@ -713,7 +583,7 @@ class DockerHandle:
         try:
             return await self._result()
         finally:
-            _release(self._run.spec.workflow)
+            reaper.release(self._run.spec.workflow)
 
     async def _result(self) -> StepResult:
         run, spec = self._run, self._run.spec

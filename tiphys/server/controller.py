@@ -12,13 +12,10 @@ loop.
 
 Crash safety: every runner journals the engine's inputs (runtime/journal.py) before acting
 on them. On start, and every LEASE_TTL / 2 after, the controller takes over the workflows no
-live controller holds a lease on: a Running one is resumed from its journal (steps whose
-process died with the old controller end in Error and are retried where their retryStrategy
-allows; finished steps are not run again), a Pending one is queued. Leases (store.claim /
-renew / release) make sure two controllers on one database never run the same workflow, and
-one takes over within about LEASE_TTL seconds when the other dies. Only workflows a server
-submitted (annotation SUBMITTED_BY) are touched, so a `tiphys run` in another terminal
-sharing TIPHYS_HOME is left alone.
+live controller holds a lease on (leases.py): a Running one is resumed from its journal (steps
+whose process died with the old controller end in Error and are retried where their
+retryStrategy allows; finished steps are not run again), a Pending one is queued. Requests
+from other processes come through the store; its notices (notices.py) bring them at once.
 
 A retried workflow is recorded Pending with the nodes to keep as its `status.nodes` (see
 engine/rerun.py); the runner hands them to the engine as its preset, so a crash before the
@@ -31,13 +28,12 @@ import json
 import logging
 import os
 import shutil
-import socket
 import threading
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,22 +42,21 @@ from tiphys.engine import rerun
 from tiphys.errors import SpecError, TiphysError
 from tiphys.executors import choose
 from tiphys.server.hub import Hub
+from tiphys.server.leases import (LEASE_TTL, SUBMITTED_BY, Key, claim_orphans, key_of, new_owner,
+                                 runs_elsewhere)
+from tiphys.server.notices import Notices
 from tiphys.store.sqlite import COMPLETED_PHASES, TEMPLATE_KINDS, Store, now_iso
 
 log = logging.getLogger("tiphys.server")
 
-SUBMITTED_BY = "tiphys.io/submitted-by"
 POSTPONED = "Workflow processing has been postponed because too many workflows are already running"
 SNAPSHOT_EVERY = 0.2
 STOP_AGAIN = 1.0
-LEASE_TTL = float(os.environ.get("TIPHYS_LEASE_TTL") or 15.0)   # seconds a dead controller keeps its workflows
 COMMAND_POLL = 0.25     # how often a controller looks for requests other processes left for it
 COMMAND_POLL_LISTENING = float(os.environ.get("TIPHYS_COMMAND_POLL_LISTENING") or 5.0)  # with notices: a safety net
 # a controller without an API of its own looks for new work this often (on PostgreSQL a
 # submission's notice wakes it at once; this finds what no notice announced)
 ADOPT_EVERY = float(os.environ.get("TIPHYS_ADOPT_EVERY") or 1.0)
-
-Key = tuple[str, str]
 
 
 class NotRunning(SpecError):
@@ -72,11 +67,6 @@ class NotRunning(SpecError):
 class Job:
     wf: dict
     resume: bool = False     # rebuild from the journal (a workflow taken over after a crash)
-
-
-def key_of(wf: dict) -> Key:
-    meta = wf["metadata"]
-    return (meta.get("namespace") or "default", meta["name"])
 
 
 def _copy(wf: dict) -> dict:
@@ -98,7 +88,7 @@ class Controller:
         self.lease_ttl = lease_ttl
         self.runs_workflows = runs_workflows
         self.adopt_every = adopt_every if adopt_every is not None else lease_ttl / 2
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = new_owner()
         self.hub = hub or Hub()
         self._executor_factory = executor_factory
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -112,10 +102,8 @@ class Controller:
         self._snap_at: dict[Key, tuple[float, str]] = {}
         self._deleted: set[Key] = set()
         self._lock = threading.Lock()
-        self._unlisten: Callable[[], None] | None = None   # set while the store sends notices
-        self._changed: set[Key] = set()   # saved by other processes, to publish to our watches
-        self._changed_ready = threading.Condition(self._lock)
-        self._closing = False
+        self._notices = Notices(store, self.hub, ours=lambda key: self._live(*key),
+                                on_command=lambda: self._wake(self._commands), on_new=lambda: self._wake(self._adopt))
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -137,9 +125,7 @@ class Controller:
         ready.wait()
         # other processes on the same store (PostgreSQL) tell us of their changes at once;
         # without notices (SQLite) the looks below are all there is
-        self._unlisten = self.store.listen(self._notice)
-        if self._unlisten is not None:
-            threading.Thread(target=self._publish_changes, name="tiphys-changes", daemon=True).start()
+        self._notices.start()
         if self.runs_workflows:
             self._call(self._adopt)
             self._call(self._renew)
@@ -180,11 +166,7 @@ class Controller:
                 except Exception:  # noqa: BLE001 - an expired lease is as good
                     log.exception("releasing %s/%s", *key)
 
-        if self._unlisten is not None:
-            self._unlisten()
-        with self._lock:
-            self._closing = True
-            self._changed_ready.notify_all()
+        self._notices.close()
         try:
             asyncio.run_coroutine_threadsafe(drain(), loop).result(timeout + 10)
         except Exception:  # noqa: BLE001 - best effort at shutdown
@@ -196,93 +178,29 @@ class Controller:
 
     detach = close
 
-    # -- notices from other processes sharing the store ------------------------------------
-
-    def _notice(self, notice: str) -> None:
-        """(The store's listener thread.) `cmd`: a request for a workflow we may hold; `new`: a
-        submission for any controller; `wf:`/`del:`: a workflow saved or deleted elsewhere."""
-        if notice == "cmd" and self.runs_workflows and self._loop is not None:
-            self._call(self._commands, False)
-        elif notice == "new" and self.runs_workflows and self._loop is not None:
-            self._call(self._adopt, False)
-        elif notice.startswith(("wf:", "del:")):
-            kind, _, rest = notice.partition(":")
-            namespace, _, name = rest.partition("/")
-            key = (namespace, name)
-            with self._lock:
-                if key in self._mine:
-                    return                   # ours: our runner publishes its own changes
-                if kind == "del":
-                    self._changed.discard(key)
-                else:
-                    self._changed.add(key)
-                    self._changed_ready.notify()
-            if kind == "del":
-                self.hub.publish("DELETED", {"metadata": {"name": name, "namespace": namespace}})
-
-    def _publish_changes(self) -> None:
-        """Publish what other processes saved to our watch streams, each workflow at most
-        every 50 ms (a busy workflow is saved far more often than a watcher needs)."""
-        while True:
-            with self._lock:
-                while not self._changed and not self._closing:
-                    self._changed_ready.wait()
-                if self._closing:
-                    return
-                keys, self._changed = self._changed, set()
-            for namespace, name in keys:
-                try:
-                    wf = self.store.get_workflow(name, namespace)
-                except Exception:  # noqa: BLE001 - the next notice tries again
-                    log.exception("reading %s/%s", namespace, name)
-                    continue
-                if wf is not None:
-                    self.hub.publish("MODIFIED", wf)
-            time.sleep(0.05)
+    # -- leases, adoption and requests from other processes --------------------------------
 
     def _adopt(self, again: bool = True) -> None:
         """Take over every workflow of ours that no live controller holds (at start: the ones a
         crashed or stopped server left), then look again every `adopt_every` seconds (and at
         once when the store says a workflow was submitted elsewhere)."""
         try:
-            jobs = []
-            for phase in ("Running", "Pending"):
-                for wf in self._stored_in(phase):
-                    key = key_of(wf)
-                    with self._lock:
-                        if not self._ours(wf) or key in self._mine:
-                            continue
-                    if not self.store.claim(key[0], key[1], self.owner, self.lease_ttl):
-                        holder = self.store.lease_owner(key[0], key[1])
-                        if not (holder and _dead_here(holder)):
-                            continue
-                        self.store.release(key[0], key[1], holder)     # its controller died on this machine
-                        if not self.store.claim(key[0], key[1], self.owner, self.lease_ttl):
-                            continue
-                    full = self.store.get_workflow(key[1], key[0]) or wf
-                    resume = bool(self.store.journal(key[0], key[1]))   # begun before: resume, whatever it shows
-                    with self._lock:
-                        if key in self._mine:
-                            continue
-                        self._mine.add(key)
-                    jobs.append(Job(full, resume=resume))
-            jobs.sort(key=lambda j: (not j.resume, j.wf["metadata"].get("creationTimestamp") or ""))
-            for job in jobs:
-                log.info("taking over %s/%s (%s)", *key_of(job.wf), "resume" if job.resume else "start")
-                self._enqueue(job)
+            for wf, resume in claim_orphans(self.store, self.owner, self.lease_ttl,
+                                            held=lambda key: self._live(*key), take=self._take):
+                log.info("taking over %s/%s (%s)", *key_of(wf), "resume" if resume else "start")
+                self._enqueue(Job(wf, resume=resume))
         except Exception:  # noqa: BLE001 - try again at the next look
             log.exception("adopting workflows")
         if again:
             asyncio.get_running_loop().call_later(self.adopt_every, self._adopt)
 
-    def _stored_in(self, phase: str) -> Iterator[dict]:
-        """Every stored workflow in `phase`, a page at a time, without node trees."""
-        after = None
-        while True:
-            page, after = self.store.list_page(phases=[phase], limit=500, after=after)
-            yield from page
-            if after is None:
-                return
+    def _take(self, key: Key) -> bool:
+        """Count a workflow as queued or running here; False when it already was."""
+        with self._lock:
+            if key in self._mine:
+                return False
+            self._mine.add(key)
+            return True
 
     def _commands(self, again: bool = True) -> None:
         """Act on the requests other processes (an API-only server, another controller's API)
@@ -294,7 +212,7 @@ class Controller:
         except Exception:  # noqa: BLE001
             log.exception("taking commands")
         if again:
-            every = COMMAND_POLL if self._unlisten is None else COMMAND_POLL_LISTENING
+            every = COMMAND_POLL_LISTENING if self._notices.listening else COMMAND_POLL
             asyncio.get_running_loop().call_later(every, self._commands)
 
     def _command(self, key: Key, cmd: dict) -> None:
@@ -319,9 +237,10 @@ class Controller:
             log.exception("renewing leases")
         asyncio.get_running_loop().call_later(self.lease_ttl / 3, self._renew)
 
-    @staticmethod
-    def _ours(wf: dict) -> bool:
-        return ((wf.get("metadata") or {}).get("annotations") or {}).get(SUBMITTED_BY) == "server"
+    def _wake(self, look: Callable[[bool], None]) -> None:
+        """(The store's listener thread.) Look for commands or new work now, once."""
+        if self.runs_workflows and self._loop is not None:
+            self._call(look, False)
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> None:
         if self._loop is None:
@@ -417,13 +336,6 @@ class Controller:
                 return wf
             time.sleep(0.02)
 
-    def _elsewhere(self, namespace: str, name: str) -> bool:
-        """Whether a server-submitted workflow waits or runs in another process (by its record)."""
-        if self.store.workflow_phase(name, namespace) not in ("Pending", "Running"):
-            return False
-        wf = self.store.get_workflow(name, namespace)
-        return wf is not None and self._ours(wf)
-
     def _remote(self, namespace: str, name: str, cmd: dict) -> None:
         self.store.send_command(namespace, name, json.dumps(cmd))
 
@@ -439,7 +351,8 @@ class Controller:
 
     def _send(self, namespace: str, name: str, events: list, *, suspend: bool | None = None) -> None:
         phase = (self._settled(namespace, name).get("status") or {}).get("phase")
-        if phase in COMPLETED_PHASES or not (self._live(namespace, name) or self._elsewhere(namespace, name)):
+        if phase in COMPLETED_PHASES or not (self._live(namespace, name)
+                                             or runs_elsewhere(self.store, namespace, name)):
             raise NotRunning(f"workflow {name!r} is not running" + (f" (it is {phase})" if phase else ""))
         if not self._live(namespace, name):
             from tiphys.runtime import journal
@@ -464,7 +377,7 @@ class Controller:
         controller runs it); False when it is neither."""
         key = (namespace, name)
         if not self._live(namespace, name):
-            if self._elsewhere(namespace, name):
+            if runs_elsewhere(self.store, namespace, name):
                 self._remote(namespace, name, {"op": "stop", "message": message, "terminate": terminate})
                 return True
             return False
@@ -476,7 +389,7 @@ class Controller:
     def delete(self, namespace: str, name: str) -> None:
         """Forget a workflow: stop it first if it runs, then delete its record and logs."""
         key = (namespace, name)
-        if not self._live(namespace, name) and self._elsewhere(namespace, name):
+        if not self._live(namespace, name) and runs_elsewhere(self.store, namespace, name):
             self._remote(namespace, name, {"op": "delete"})   # its controller stops it, then forgets it
             return
         with self._lock:
@@ -667,25 +580,6 @@ class Controller:
         choose.forget_workflow(key[1])      # the step containers its podGC kept
         if wf is not None:
             self.hub.publish("DELETED", wf)
-
-
-def _dead_here(owner: str) -> bool:
-    """Whether lease `owner` ("host:pid:nonce") is a controller process of this machine that is
-    gone, so its leases need not wait to expire."""
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    try:   # a zombie (killed, not yet reaped) is gone too
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
-    except OSError:
-        return True
 
 
 class _NamespacedStore:

@@ -149,6 +149,10 @@ class PostgresStore(SqlStore):
     def _announce(self, cur: _Cursor, notice: str) -> None:
         cur.execute("SELECT pg_notify(?, ?)", (CHANNEL, notice))
 
+    def notify(self, notice: str) -> None:
+        with self._tx() as cur:
+            self._announce(cur, notice)
+
     def listen(self, on_notice: Callable[[str], None]) -> Callable[[], None]:
         stop = threading.Event()
         ready = threading.Event()

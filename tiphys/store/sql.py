@@ -208,8 +208,7 @@ class SqlStore:
         (saved), `del:NS/NAME` (deleted), `cmd` (a command left), `new` (a workflow to adopt)."""
 
     def notify(self, notice: str) -> None:
-        with self._tx() as cur:
-            self._announce(cur, notice)
+        """Send a notice on its own (see _announce)."""
 
     def listen(self, on_notice: Callable[[str], None]) -> Callable[[], None] | None:
         """Call `on_notice(notice)` (on another thread) for each notice other processes send;
