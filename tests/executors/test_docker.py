@@ -9,6 +9,7 @@ import copy
 import json
 import os
 import socket
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -157,6 +158,37 @@ def test_no_container_is_left_behind_at_the_workflows_end(tmp_path, ex):
     assert containers(f"tiphys.workflow={tag}") == []
 
 
+def test_the_end_of_a_workflow_leaves_another_run_of_that_name_alone(tmp_path, ex):
+    """Two Tiphys homes on one engine may run workflows of the same name at once: the end
+    of one removes its own containers (by uid), never the other's running step."""
+    tag = f"same-{uuid.uuid4().hex[:8]}"
+    mine, theirs = str(uuid.uuid4()), str(uuid.uuid4())
+
+    async def go():
+        other = await ex.executor.start(sh(tmp_path, "sleep 300", workflow=tag, workflow_uid=theirs))
+        try:
+            done = await ex.executor.start(sh(tmp_path, "exit 0", workflow=tag, workflow_uid=mine))
+            assert (await done.wait()).exit_code == 0
+            assert len(containers(f"tiphys.workflow={tag}")) == 2
+            removed = await asyncio.to_thread(ex.executor.workflow_done, tag, PodGC(), "Succeeded", mine)
+            await asyncio.to_thread(ex.executor.flush)
+            assert len(removed) == 1
+            assert containers(f"tiphys.workflow={tag}") == containers(f"tiphys.workflow-uid={theirs}")
+            assert len(containers(f"tiphys.workflow-uid={theirs}")) == 1
+            await asyncio.sleep(0.5)
+            running = subprocess.run(["podman", "ps", "-q", "--filter", f"label=tiphys.workflow-uid={theirs}",
+                                      "--filter", "status=running"], capture_output=True, text=True).stdout
+            assert running.strip(), "the other run's step was stopped by this run's end"
+        finally:
+            await other.stop()
+        return await other.wait()
+    result = asyncio.run(go())
+    assert result.exit_code != 0                 # ended by its stop, not run to 0
+    ex.executor.workflow_done(tag, PodGC(), "Failed", theirs)
+    ex.executor.flush()
+    assert containers(f"tiphys.workflow={tag}") == []
+
+
 # ------------------------------------------------------------------ whole workflows
 
 def _workflow(path: Path) -> dict:
@@ -262,3 +294,60 @@ def test_leftover_containers_are_removed_at_start_up(tmp_path, docker_url):
                 api.remove_container(cid, force=True)
             except docker.errors.NotFound:
                 pass
+
+
+def test_processes_starting_at_once_start_one_podman_service(tmp_path):
+    """Tiphys processes that find no service start one between them (a lock file), and a
+    service that answers is never replaced (its socket taken from its clients)."""
+    from concurrent.futures import ThreadPoolExecutor
+    import shutil
+    import signal as _signal
+    from tiphys.executors import podman
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed")
+    path = Path(f"/run/tiphys-test-{uuid.uuid4().hex[:6]}/docker.sock")
+    def ours() -> list[int]:
+        out = subprocess.run(["pgrep", "-f", f"podman system service .*unix://{path}"],
+                             capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            urls = list(pool.map(lambda _: podman.ensure_service(path), range(4)))
+        assert set(urls) == {f"unix://{path}"}
+        first = ours()
+        assert len(first) == 1
+        podman.ensure_service(path)
+        assert ours() == first
+    finally:
+        for pid in ours():
+            os.kill(pid, _signal.SIGTERM)
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def test_an_engine_hiccup_at_start_is_tried_again(tmp_path, ex, monkeypatch):
+    """podman's put_archive may lose its untar helper under load ("broken pipe", HTTP 500):
+    the step is started again in a new container, as the kubelet retries; a refusal (4xx)
+    is not tried again."""
+    import docker
+
+    class Response:
+        def __init__(self, status):
+            self.status_code, self.reason, self.url = status, "", ""
+
+    ctl = ex.executor._clients()[0]
+    real, calls = ctl.put_archive, []
+    def flaky(cid, path, data, status=500):
+        calls.append(cid)
+        if len(calls) == 1:
+            raise docker.errors.APIError(f"{status} error", response=Response(status),
+                                         explanation="passing bulk input to subprocess: write |1: broken pipe")
+        return real(cid, path, data)
+    monkeypatch.setattr(ctl, "put_archive", flaky)
+    r = execute(ex, spec(tmp_path, command=("sh",), script="echo again"))
+    assert (r.exit_code, r.error, r.stdout.read_text()) == (0, None, "again\n")
+    assert len(calls) == 2 and calls[0] != calls[1]
+    assert calls[0] not in " ".join(containers())       # the failed one was removed
+    calls.clear()
+    monkeypatch.setattr(ctl, "put_archive", lambda cid, path, data: flaky(cid, path, data, 400))
+    r = execute(ex, spec(tmp_path, command=("sh",), script="echo once"))
+    assert r.exit_code is None and "broken pipe" in r.error and len(calls) == 1

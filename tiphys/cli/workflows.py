@@ -117,7 +117,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
         for meta in targets:
             if store.delete_workflow(meta["name"], meta.get("namespace") or "default"):
                 shutil.rmtree(home / "logs" / meta["name"], ignore_errors=True)
-                choose.forget_workflow(meta["name"])
+                choose.forget_workflow(meta["name"], str(meta.get("uid") or ""))
                 print(f"Workflow '{meta['name']}' deleted")
     return 1 if missing else 0
 

@@ -55,6 +55,7 @@ class StepSpec:
     memory_request: int | None = None         # bytes (resources.requests.memory)
     cpu_request: float | None = None          # cores (resources.requests.cpu)
     workflow: str = ""                        # the workflow's name (labels, shared volumes)
+    workflow_uid: str = ""                    # its metadata.uid: one run of that name among others
     labels: tuple[tuple[str, str], ...] = ()  # the pod's labels (spec.podMetadata, the template's metadata)
     pod_gc: PodGC = PodGC()                   # when a kept container (docker) is removed
 

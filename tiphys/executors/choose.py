@@ -170,12 +170,12 @@ class Chosen:
         self.ran[spec.key] = name
         return await self.backend(name).start(spec)
 
-    def workflow_done(self, workflow: str, pod_gc: Any, phase: str) -> None:
+    def workflow_done(self, workflow: str, pod_gc: Any, phase: str, uid: str = "") -> None:
         """The workflow ended: backends that keep something per step (containers) let it go."""
         for backend in list(self._backends.values()):
             done = getattr(backend, "workflow_done", None)
             if done is not None:
-                done(workflow, pod_gc, phase)
+                done(workflow, pod_gc, phase, uid)
 
 
 def executor_for(workflow: Mapping[str, Any] | None, *, flag: str | None = None, home: Path | None = None,
@@ -201,10 +201,11 @@ def describe(chosen: Chosen, final: Mapping[str, Any], most: int = 12) -> str:
     return "".join(lines)
 
 
-def forget_workflow(name: str) -> int:
-    """A workflow is deleted: remove the step containers its podGC kept (docker executor)."""
+def forget_workflow(name: str, uid: str = "") -> int:
+    """A workflow is deleted: remove the step containers its podGC kept (docker executor);
+    `uid` (its metadata.uid) picks that run among workflows of the same name elsewhere."""
     try:
         from tiphys.executors.docker import forget_workflow as forget
     except ImportError:       # no docker SDK: no containers either
         return 0
-    return forget(name)
+    return forget(name, uid=uid)

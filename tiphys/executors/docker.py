@@ -14,8 +14,7 @@ One step is one container, as one Argo step is one pod's `main` container:
   are copied out with `get_archive` after exit into `workdir/outputs/`.
 - The critical path of a step is create, start, wait, logs (about 150 ms with podman here,
   as much as `podman run --rm`): nothing is attached before start. The wait is podman's
-  own endpoint polling every 10 ms when the engine is podman (its compat endpoint polls
-  every 250 ms and, asked right after start, may see the container still "created").
+  own endpoint polling every 10 ms when the engine is podman (exits.py).
   stdout and stderr are read once the container has exited into `workdir/stdout|stderr`;
   a step still running after STREAM_AFTER (0.3 s) also has them streamed live there
   (the output so far, then attach) for whoever follows its logs.
@@ -41,17 +40,16 @@ import os
 import re
 import tarfile
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from tiphys.executors import podgc, podman, reaper
+from tiphys.executors import exits, podgc, podman, reaper
 from tiphys.executors.base import StepResult, StepSpec
 from tiphys.executors.handles import _DoneHandle
 from tiphys.executors.reaper import (HOST, LABEL_ARGO_WORKFLOW, LABEL_HOST, LABEL_OWNER, LABEL_PODGC,
-                                     LABEL_STEP, LABEL_WORKFLOW, _explain)
+                                     LABEL_STEP, LABEL_WORKFLOW, LABEL_WORKFLOW_UID, _explain)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +57,7 @@ API_VERSION = "1.41"
 SCRIPT_PATH = "/argo/staging/script"
 WAIT_POLL = "10ms"        # how often podman looks whether a container has exited (its default: 250ms)
 STREAM_AFTER = 0.3        # seconds: a step running longer has its output streamed live
+LAUNCH_TRIES = 3          # tries at creating and starting a step's container (engine hiccups)
 KNOWN_SOCKETS = ("/var/run/docker.sock", "/run/podman/podman.sock")
 
 
@@ -75,7 +74,7 @@ def resolve_base_url(base_url: str | None = None, start: bool = True) -> str | N
     if os.environ.get("DOCKER_HOST"):
         return os.environ["DOCKER_HOST"]
     for path in (*KNOWN_SOCKETS, str(podman.SOCKET)):
-        if podman.ping(path, 0.3):
+        if podman.answers(path):
             return f"unix://{path}"
     if start and podman.installed():
         return podman.ensure_service()
@@ -156,48 +155,16 @@ class DockerExecutor:
         assert self._ctl is not None
         return reaper.sweep(self._ctl)
 
-    def _wait_exit(self, api, cid: str) -> int:
-        """Block until the container has exited; its exit code. podman polls the container's
-        state every `interval` (250 ms unless told): asked to look every WAIT_POLL instead
-        (Docker ignores the parameter and answers at once)."""
-        if self._podman:
-            # libpod's own wait: the compat one, asked at once after start, may see the
-            # container still "created" and answer -1
-            res = api._post(f"{api.base_url}/v4.0.0/libpod/containers/{cid}/wait", timeout=None,
-                            params=[("condition", "stopped"), ("condition", "exited"), ("interval", WAIT_POLL)])
-            text = api._result(res, False).strip()
-            if text.lstrip("-").isdigit():
-                return int(text)
-            raise RuntimeError(f"waiting for the container: unexpected answer {text[:200]!r}")
-        res = api._post(api._url("/containers/{0}/wait", cid), params={"interval": WAIT_POLL}, timeout=None)
-        status = api._result(res, True)
-        problem = (status.get("Error") or {}).get("Message") if isinstance(status.get("Error"), dict) else None
-        if problem and int(status.get("StatusCode", -1)) < 0:
-            raise RuntimeError(f"waiting for the container: {problem}")
-        code = int(status.get("StatusCode", -1))
-        state = None
-        # podman 4.3, polled closely, may answer -1 while it is still reading the exit code
-        for _ in range(100):
-            if code >= 0:
-                break
-            time.sleep(0.02)
-            state = api.inspect_container(cid).get("State") or {}
-            if not state.get("Running") and state.get("Status") in ("exited", "stopped", "dead"):
-                code = int(state.get("ExitCode", -1))
-        if code < 0:
-            log.warning("container %s: no exit code (wait said %s, state %s)", cid[:12], status, state)
-        return code
-
     def remove_later(self, cid: str | None, delay: float = 0.0) -> None:
         """Remove a finished step's container in the background, after `delay` seconds."""
         if cid is not None and self.remove:
             self._reaper.remove_later(cid, delay)
 
-    def workflow_done(self, workflow: str, gc: podgc.PodGC, phase: str) -> list[str]:
+    def workflow_done(self, workflow: str, gc: podgc.PodGC, phase: str, uid: str = "") -> list[str]:
         """The workflow ended in `phase`: remove its containers podGC removes now. The ids."""
         if self._ctl is None or not workflow or not self.remove:
             return []                     # no step of it ran here in a container
-        return self._reaper.workflow_done(self._ctl, workflow, gc, phase)
+        return self._reaper.workflow_done(self._ctl, workflow, gc, phase, uid)
 
     def flush(self, timeout: float = 60.0) -> None:
         """Wait until the containers of finished steps are removed."""
@@ -250,15 +217,23 @@ class DockerExecutor:
                           f"(images are not pulled; see scripts/images)")
         except Exception as e:
             return failed(f"cannot inspect image {spec.image!r}: {e}")
-        run = _Run(self, spec, workdir, stdout, stderr, ctl, long)
-        reaper.hold(spec.workflow)        # its containers are not leftovers
-        try:
-            handle = await run.launch(config)
-        except Exception as e:
-            log.debug("step %s failed to start", spec.key, exc_info=True)
-            await run.discard()
-            reaper.release(spec.workflow)
-            return failed(f"cannot start container: {_explain(e)}")
+        for attempt in range(1, LAUNCH_TRIES + 1):
+            run = _Run(self, spec, workdir, stdout, stderr, ctl, long)
+            reaper.hold(spec.workflow)        # its containers are not leftovers
+            try:
+                handle = await run.launch(config)
+                break
+            except Exception as e:
+                log.debug("step %s failed to start", spec.key, exc_info=True)
+                await run.discard()
+                reaper.release(spec.workflow)
+                if attempt == LAUNCH_TRIES or not exits.transient(e):
+                    return failed(f"cannot start container: {_explain(e)}")
+                # as the kubelet retries a pod's container: the engine's own hiccup (podman's
+                # put_archive may lose its untar helper under load: "broken pipe")
+                log.warning("step %s: the engine failed to start its container (%s); trying again",
+                            spec.key, _explain(e))
+                await asyncio.sleep(0.2 * attempt)
         if not isinstance(handle, DockerHandle):
             reaper.release(spec.workflow)
         return handle
@@ -305,6 +280,8 @@ class DockerExecutor:
                        LABEL_PODGC: podgc.to_label(spec.pod_gc)})
         if spec.workflow:
             labels[LABEL_WORKFLOW] = labels[LABEL_ARGO_WORKFLOW] = spec.workflow
+        if spec.workflow_uid:
+            labels[LABEL_WORKFLOW_UID] = spec.workflow_uid
         return dict(image=spec.image, entrypoint=entrypoint, command=cmd, environment=dict(spec.env),
                     working_dir=spec.working_dir or None, user=user, labels=labels,
                     name=f"tiphys-{_safe(spec.key)}-{uuid.uuid4().hex[:6]}", use_config_proxy=False,
@@ -312,7 +289,7 @@ class DockerExecutor:
                         self.api_version, **{k: v for k, v in host_config.items() if v is not None}))
 
 
-def forget_workflow(workflow: str, base_url: str | None = None) -> int:
+def forget_workflow(workflow: str, base_url: str | None = None, uid: str = "") -> int:
     """The workflow is deleted: remove every container of its steps (reaper.forget_workflow).
     Only an engine that answers now is asked (none is started for this). How many."""
     url = resolve_base_url(base_url, start=False)
@@ -320,24 +297,13 @@ def forget_workflow(workflow: str, base_url: str | None = None) -> int:
         return 0
     client = _docker().APIClient(base_url=url, version=API_VERSION, timeout=60)
     try:
-        return reaper.forget_workflow(client, workflow)
+        return reaper.forget_workflow(client, workflow, uid)
     finally:
         client.close()
 
 
-def _not_runnable(message: str) -> int | None:
-    """127/126 when the engine could not exec the step's program (as a shell reports it)."""
-    low = message.lower()
-    if "not found" in low or "no such file or directory" in low:
-        return 127
-    if "permission denied" in low:
-        return 126
-    return None
 
 
-def _exec_target(message: str, fallback: str) -> str:
-    m = re.search(r'exec: "?([^":]+)"?:', message)
-    return m.group(1) if m else fallback
 
 
 def _tar_inputs(spec: StepSpec, cwd: str) -> bytes | None:
@@ -412,11 +378,11 @@ class _Run:
             await ex._call(self.ctl.start, self.cid)
         except docker.errors.APIError as e:
             message = _explain(e)
-            code = _not_runnable(message)
+            code = exits.not_runnable(message)
             if code is None:
                 raise
             with open(self.stderr, "a") as f:
-                f.write(f"exec: {_exec_target(message, self.argv0)}: {'not found' if code == 127 else 'permission denied'}\n")
+                f.write(f"exec: {exits.exec_target(message, self.argv0)}: {'not found' if code == 127 else 'permission denied'}\n")
             await self.discard()
             return _DoneHandle(StepResult(exit_code=code, stdout=self.stdout, stderr=self.stderr,
                                           outputs={p: None for p in spec.output_paths}))
@@ -430,7 +396,7 @@ class _Run:
     def _wait(self, loop: asyncio.AbstractEventLoop, done: asyncio.Future) -> None:
         """Thread: wait for the container to exit, report its exit code (or the exception)."""
         try:
-            loop.call_soon_threadsafe(_settle, done, self.ex._wait_exit(self.long, self.cid), None)
+            loop.call_soon_threadsafe(_settle, done, exits.wait_exit(self.long, self.cid, podman=self.ex._podman, poll=WAIT_POLL), None)
         except Exception as e:
             loop.call_soon_threadsafe(_settle, done, None, e)
 
@@ -486,7 +452,7 @@ class _Run:
              or re.search(r"tini.*exec .* failed: (.*)$", tail, re.M))
         if m is None:
             return code
-        new = _not_runnable(m.group(1))
+        new = exits.shell_code(m.group(1))
         if new is None:
             return code
         with open(self.stderr, "a") as f:

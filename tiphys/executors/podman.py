@@ -26,6 +26,7 @@ SOCKET = Path(os.environ.get("TIPHYS_PODMAN_SOCKET", "/run/tiphys/podman.sock"))
 IDLE = 600                      # seconds without clients before a service we started exits
 NPROC_CAP = 32768               # runc fails to set nproc above this here (MACHINE-NOTES §3)
 NOFILE_CAP = 1048576
+PATIENCE = 5.0                  # seconds a busy service has to answer a ping
 
 
 def ulimits() -> dict[str, int]:
@@ -105,14 +106,27 @@ def start_service(path: Path, idle: int = IDLE, conf_dir: Path | None = None,
     raise InfrastructureError(f"podman system service did not answer on {path} within {timeout:.0f} s")
 
 
+def answers(path: Path | str) -> bool:
+    """Is a service listening at `path`? Nobody listening fails at once (connection
+    refused); a busy one (many steps starting) is given PATIENCE seconds, for starting a
+    second service would take its socket from under the first one's clients."""
+    return os.path.exists(path) and ping(path, PATIENCE)
+
+
 def ensure_service(path: Path = SOCKET) -> str:
-    """A Docker-API base URL served by podman at `path`, starting the service if needed."""
-    if not ping(path):
-        proc = start_service(path)
-        # detached: it exits by itself after IDLE seconds without clients; reap it if we
-        # are still around then (no zombie), without keeping the interpreter alive
-        import threading
-        threading.Thread(target=proc.wait, name="podman-service-reaper", daemon=True).start()
+    """A Docker-API base URL served by podman at `path`, starting the service if needed.
+    Tiphys processes starting at once agree through a lock file: one starts it."""
+    if not answers(path):
+        import fcntl
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.parent / (path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not answers(path):       # another process may have started it meanwhile
+                proc = start_service(path)
+                # detached: it exits by itself after IDLE seconds without clients; reap it if
+                # we are still around then (no zombie), without keeping the interpreter alive
+                import threading
+                threading.Thread(target=proc.wait, name="podman-service-reaper", daemon=True).start()
     return f"unix://{path}"
 
 

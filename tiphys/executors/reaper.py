@@ -34,6 +34,7 @@ log = logging.getLogger("tiphys.executors.docker")
 
 LABEL_STEP, LABEL_WORKFLOW, LABEL_OWNER = "tiphys.step", "tiphys.workflow", "tiphys.pid"
 LABEL_HOST = "tiphys.host"              # the machine of the owning process
+LABEL_WORKFLOW_UID = "tiphys.workflow-uid"  # the run (metadata.uid): names repeat across homes
 HOST = socket.gethostname()
 LABEL_PODGC = "tiphys.podgc"            # the workflow's podGC (podgc.to_label), for whoever sweeps
 LABEL_ARGO_WORKFLOW = "workflows.argoproj.io/workflow"   # as on Argo's pods
@@ -106,11 +107,11 @@ class Reaper:
     def _remove_now(self, cid: str) -> None:
         remove(self._ctl(), cid)
 
-    def workflow_done(self, ctl, workflow: str, gc: podgc.PodGC, phase: str) -> list[str]:
+    def workflow_done(self, ctl, workflow: str, gc: podgc.PodGC, phase: str, uid: str = "") -> list[str]:
         """The workflow ended in `phase`: remove the containers of its steps that podGC
         removes now (those of earlier Tiphys processes that ran it too). The ids removed."""
         self.flush()
-        found = ctl.containers(all=True, filters={"label": f"{LABEL_WORKFLOW}={workflow}"})
+        found = ctl.containers(all=True, filters={"label": selector(workflow, uid)})
         chosen = [c["Id"] for c in found if gc.at_workflow_end(c.get("Labels") or {}, phase)]
         for cid in chosen:
             self.remove_later(cid, gc.delay)
@@ -173,12 +174,18 @@ def _exit_code(listed: dict[str, Any]) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def forget_workflow(client, workflow: str) -> int:
+def selector(workflow: str, uid: str = "") -> str:
+    """The label filter for one workflow's containers: its uid where known, for another
+    Tiphys home (or a test) on the same engine may run a workflow of the same name."""
+    return f"{LABEL_WORKFLOW_UID}={uid}" if uid else f"{LABEL_WORKFLOW}={workflow}"
+
+
+def forget_workflow(client, workflow: str, uid: str = "") -> int:
     """The workflow is deleted: remove every container of its steps (those podGC kept), as
     Kubernetes deletes a deleted workflow's pods. How many were removed."""
     removed = 0
     try:
-        for c in client.containers(all=True, filters={"label": f"{LABEL_WORKFLOW}={workflow}"}):
+        for c in client.containers(all=True, filters={"label": selector(workflow, uid)}):
             removed += remove(client, c["Id"])
     except Exception as e:
         log.warning("could not look for the containers of workflow %s: %s", workflow, _explain(e))

@@ -132,7 +132,7 @@ class Runner:
             done = getattr(self.executor, "workflow_done", None)
             if done is not None and engine.finished and phase in ("Succeeded", "Failed", "Error"):
                 try:     # the containers podGC removes when the workflow ends
-                    await asyncio.to_thread(done, meta["name"], self.pod_gc, phase)
+                    await asyncio.to_thread(done, meta["name"], self.pod_gc, phase, str(meta.get("uid") or ""))
                 except Exception:  # noqa: BLE001 - a container left behind must not fail the run
                     log.exception("removing the containers of %s", meta["name"])
         try:
@@ -222,7 +222,8 @@ class Runner:
             try:
                 spec = steps.build_spec(action, workdir, self.repo, steps.secret_lookup(
                     self.store, self.home, self.wf["metadata"].get("namespace") or "default"),
-                    pod_labels=self.pod_labels, pod_gc=self.pod_gc)
+                    pod_labels=self.pod_labels, pod_gc=self.pod_gc,
+                    workflow_uid=str(self.wf["metadata"].get("uid") or ""))
                 handle = await self.executor.start(spec)
             except TiphysError as exc:
                 self.events.put_nowait(A.PodExited(action.node_id, None, error=str(exc)))

@@ -40,7 +40,8 @@ def secret_lookup(store: Any, home: Path, namespace: str) -> Any:
 
 
 def build_spec(action: A.StartPod, workdir: Path, repo: LocalRepository, secrets: Any = None, *,
-               pod_labels: Mapping[str, str] | None = None, pod_gc: PodGC = PodGC()) -> StepSpec:
+               pod_labels: Mapping[str, str] | None = None, pod_gc: PodGC = PodGC(),
+               workflow_uid: str = "") -> StepSpec:
     """`secrets` (a `tiphys.secrets.SecretLookup`) resolves secretKeyRef/secretRef; a
     missing secret or key raises SecretError (the step ends in Error), naming it.
     `workdir` is home/logs/<workflow>/<node>. `pod_labels` are the workflow's
@@ -80,7 +81,7 @@ def build_spec(action: A.StartPod, workdir: Path, repo: LocalRepository, secrets
         command=tuple(_str(c) for c in body.get("command") or ()), args=tuple(_str(a) for a in body.get("args") or ()),
         env=env, working_dir=body.get("workingDir"), script=body.get("source") if "script" in tmpl else None,
         inputs=tuple(placed), output_paths=tuple(dict.fromkeys(paths)), memory_limit=memory, cpu_limit=cpu,
-        workdir=workdir, labels=tuple(labels.items()), pod_gc=pod_gc, **pod)
+        workdir=workdir, labels=tuple(labels.items()), pod_gc=pod_gc, workflow_uid=workflow_uid, **pod)
 
 
 def _pod_fields(tmpl: dict[str, Any], body: dict[str, Any], workdir: Path) -> dict[str, Any]:

@@ -577,7 +577,7 @@ class Controller:
         wf = self.store.get_workflow(key[1], key[0])
         self.store.delete_workflow(key[1], key[0])
         shutil.rmtree(self.home / "logs" / key[1], ignore_errors=True)
-        choose.forget_workflow(key[1])      # the step containers its podGC kept
+        choose.forget_workflow(key[1], str(((wf or {}).get("metadata") or {}).get("uid") or ""))  # containers podGC kept
         if wf is not None:
             self.hub.publish("DELETED", wf)
 
