@@ -4,7 +4,8 @@
 perform (start or stop a pod, set a timer). The engine reads no clock, touches no file
 and starts no process; the runtime feeds it events. Work per event does not grow with
 the number of nodes already finished: each running template invocation owns a small
-*frame* (steps.py, dag.py, retry.py) that is told when one of its children completes.
+*frame* (steps.py, dag.py, retry.py) that is told when one of its children completes;
+pods.py builds the pods the engine asks the shell to run; suspend.py opens and ends suspend nodes.
 
 The status it maintains (`wf["status"]`) is Argo's shape, so it serialises as is.
 """
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from tiphys.engine import actions as A
-from tiphys.engine import durations, inputs, names, phases, scope
+from tiphys.engine import inputs, names, phases, pods, scope, suspend
 from tiphys.errors import SpecError, TiphysError
 from tiphys.expr import template as tpl
 
@@ -74,12 +75,12 @@ class Engine:
         self.pod_total = self.pod_done = 0
         self.invocation_errors: set[str] = set()   # nodes whose template could not even be called
         self.root_id = self.name
-        self._static: dict[int, tuple[dict[str, Any], bool]] = {}
+        self.static_templates: dict[int, tuple[dict[str, Any], bool]] = {}  # id -> (template, tagless)
         self.suspended = bool(self.spec.get("suspend"))
         self.open_suspends: dict[str, dict[str, Any]] = {}   # suspend node id -> its template
         self.supplied: dict[str, dict[str, str]] = {}        # suspend node id -> output parameters set
         self.preset = preset or {}
-        self._wf_volumes: list[dict[str, Any]] | None = None
+        self.wf_volumes: list[dict[str, Any]] | None = None   # what every pod mounts; set at the first pod
         if preset_outputs:
             self._seed_globals(preset_outputs)
 
@@ -110,11 +111,11 @@ class Engine:
                 self._pod_exited(A.PodExited(ev.node_id, None, error=ev.message))
             elif isinstance(ev, A.SuspendRequested):
                 self.suspended = ev.suspended
-                self._admit()
+                self.admit()
             elif isinstance(ev, A.NodesResumed):
-                self._resume_matching(ev.selector, phases.SUCCEEDED, None, {})
+                suspend.resume_matching(self, ev.selector, phases.SUCCEEDED, None, {})
             elif isinstance(ev, A.NodesSet):
-                self._set_matching(ev)
+                suspend.set_matching(self, ev)
             self._drain()
         return self._flush()
 
@@ -299,7 +300,7 @@ class Engine:
         if bound["parameters"] or bound["artifacts"]:
             node["inputs"] = _inputs_status(bound, tmpl)
         if kind in ("container", "script"):
-            self._queue_pod(node, tmpl, sc, bound)
+            pods.queue(self, node, tmpl, sc, bound)
         elif kind == "steps":
             from tiphys.engine import steps
             steps.StepsFrame(self, node, tmpl, ctx, sc, depth).start()
@@ -307,68 +308,12 @@ class Engine:
             from tiphys.engine import dag
             dag.DagFrame(self, node, tmpl, ctx, sc, depth).start()
         else:
-            self._suspend(node, tmpl, sc)
+            suspend.start(self, node, tmpl, sc)
         return nid
 
     # ----------------------------------------------------------------- pods
-    def _queue_pod(self, node: dict[str, Any], tmpl: dict[str, Any], sc: Any, bound: dict[str, Any]) -> None:
-        nid = node["id"]
-        pod = names.pod_name(self.name, node["name"], tmpl.get("name", ""))
-        sc["pod.name"] = pod
-        try:
-            rendered = self._pod_level(self._render_template(tmpl, sc))
-            deadline = self._pod_deadline(rendered)
-        except TiphysError as exc:
-            self.complete(nid, phases.ERROR, str(exc))
-            return
-        self.pod_total += 1
-        self.pods[nid] = {"template": rendered, "pod": pod, "bound": bound, "deadline": deadline, "scope": sc}
-        self.queued_pods.append(nid)
-        self._admit()
-
-    def _render_template(self, tmpl: dict[str, Any], sc: Any) -> dict[str, Any]:
-        """Substitute a pod template; one without any tag is shared as is (it is never mutated)."""
-        found = self._static.get(id(tmpl))
-        if found is None:
-            found = self._static[id(tmpl)] = (tmpl, "{{" not in json.dumps(tmpl))
-        return tmpl if found[1] else tpl.render_obj(tmpl, sc, strict=("inputs.",))
-
-    def _pod_level(self, tmpl: dict[str, Any]) -> dict[str, Any]:
-        """What Argo gives every pod of the workflow: `spec.volumes`, a volume per
-        `spec.volumeClaimTemplates` claim, and `spec.securityContext` (a template's own win)."""
-        extra = self._workflow_volumes()
-        security = self.spec.get("securityContext")
-        if not extra and not security:
-            return tmpl
-        out = dict(tmpl)
-        if extra:
-            own = {v.get("name") for v in tmpl.get("volumes") or [] if isinstance(v, dict)}
-            out["volumes"] = [*(tmpl.get("volumes") or []), *(v for v in extra if v.get("name") not in own)]
-        if security and "securityContext" not in tmpl:
-            out["securityContext"] = security
-        return out
-
-    def _workflow_volumes(self) -> list[dict[str, Any]]:
-        found = self._wf_volumes
-        if found is None:
-            found = [v for v in self.spec.get("volumes") or [] if isinstance(v, dict)]
-            for claim in self.spec.get("volumeClaimTemplates") or []:
-                name = ((claim or {}).get("metadata") or {}).get("name")
-                if name:
-                    found.append({"name": name, "persistentVolumeClaim": {"claimName": f"{self.name}-{name}"}})
-            self._wf_volumes = found
-        return found
-
-    def _pod_deadline(self, tmpl: dict[str, Any]) -> tuple[float, str] | None:
-        found: list[tuple[float, str]] = []
-        if tmpl.get("activeDeadlineSeconds") not in (None, ""):
-            found.append((durations.seconds(tmpl["activeDeadlineSeconds"], "activeDeadlineSeconds"),
-                          "Pod was active on the node longer than the specified deadline"))
-        if tmpl.get("timeout") not in (None, ""):
-            found.append((durations.seconds(tmpl["timeout"], "timeout"), "Step exceeded its deadline"))
-        return min(found) if found else None
-
-    def _admit(self) -> None:
+    def admit(self) -> None:
+        """Start queued pods while the workflow is not suspended and `parallelism` allows."""
         if self.suspended:
             return
         while self.queued_pods and (self.parallelism is None or len(self.running_pods) < self.parallelism):
@@ -380,17 +325,7 @@ class Engine:
             node["startedAt"] = names.timestamp(self.now)
             node["podName"] = info["pod"]
             self.running_pods.add(nid)
-            tmpl = info["template"]
-            self.out.append(A.StartPod(
-                node_id=nid, pod_name=info["pod"], template=tmpl,
-                inputs=_input_artifacts(tmpl, info["bound"]),
-                parameter_paths=tuple((p["name"], p["valueFrom"]["path"])
-                                      for p in (tmpl.get("outputs") or {}).get("parameters") or []
-                                      if (p.get("valueFrom") or {}).get("path")),
-                artifacts=tuple(A.OutputArtifact(a["name"], a["path"], "none" if "none" in (a.get("archive") or {}) else "tgz",
-                                                 bool(a.get("optional")))
-                                for a in (tmpl.get("outputs") or {}).get("artifacts") or [] if a.get("path")),
-                deadline=info["deadline"][0] if info["deadline"] else None))
+            self.out.append(pods.start_action(nid, info))
 
     def _pod_exited(self, ev: A.PodExited) -> None:
         info = self.pods.pop(ev.node_id, None)
@@ -406,7 +341,7 @@ class Engine:
         if phase == phases.SUCCEEDED:
             self.publish_globals(info["template"], outs)
         self.complete(ev.node_id, phase, message)
-        self._admit()
+        self.admit()
 
     def publish_globals(self, tmpl: dict[str, Any], outs: dict[str, Any] | None) -> None:
         """Output parameters and artifacts with `globalName` become workflow outputs."""
@@ -424,72 +359,6 @@ class Engine:
                 self.globals[f"workflow.outputs.artifacts.{a['globalName']}"] = arts[a["name"]]
                 found = self.status.setdefault("outputs", {}).setdefault("artifacts", [])
                 found[:] = [x for x in found if x["name"] != a["globalName"]] + [{**arts[a["name"]], "name": a["globalName"]}]
-
-    # ----------------------------------------------------------------- suspend, timers, stop
-    def _suspend(self, node: dict[str, Any], tmpl: dict[str, Any], sc: Any) -> None:
-        nid = node["id"]
-        self.open_suspends[nid] = tmpl
-        duration = (tmpl.get("suspend") or {}).get("duration")
-        if duration in (None, ""):
-            return
-        try:
-            secs = durations.seconds(self.render(duration, sc), "suspend.duration")
-        except TiphysError as exc:
-            self.open_suspends.pop(nid, None)
-            self.complete(nid, phases.ERROR, str(exc))
-            return
-        self.set_timer(f"resume:{nid}", self.now + secs, lambda: self._resume(nid, phases.SUCCEEDED, None))
-
-    def _resume(self, nid: str, phase: str, message: str | None, params: dict[str, str] | None = None) -> None:
-        """End a suspend node; its output parameters come from `argo node set` (supplied) or
-        their `valueFrom.default`."""
-        tmpl = self.open_suspends.pop(nid, None)
-        if tmpl is None:
-            return
-        self.timers.pop(f"resume:{nid}", None)
-        values = {**self.supplied.pop(nid, {}), **(params or {})}
-        found = []
-        for p in (tmpl.get("outputs") or {}).get("parameters") or []:
-            vf = p.get("valueFrom") or {}
-            if p["name"] in values:
-                value = values[p["name"]]
-            elif vf.get("default") is not None:
-                value = vf["default"]
-            elif p.get("value") is not None:
-                value = p["value"]
-            else:
-                continue
-            found.append({"name": p["name"], "value": str(value), **({"valueFrom": vf} if vf else {})})
-        if found:
-            self.nodes[nid]["outputs"] = {"parameters": found}
-            self.publish_globals(tmpl, self.nodes[nid]["outputs"])
-        self.complete(nid, phase, message)
-
-    def _matching_suspends(self, selector: str) -> list[str]:
-        from tiphys.engine import nodesel
-        try:
-            terms = nodesel.parse(selector)
-        except TiphysError:
-            return []   # the shell validates selectors before sending them
-        return [nid for nid in self.open_suspends if nodesel.matches(terms, self.nodes[nid])]
-
-    def _resume_matching(self, selector: str, phase: str, message: str | None, params: dict[str, str]) -> None:
-        for nid in self._matching_suspends(selector):
-            self._resume(nid, phase, message, params)
-
-    def _set_matching(self, ev: A.NodesSet) -> None:
-        params = dict(ev.output_parameters)
-        for nid in self._matching_suspends(ev.selector):
-            if ev.phase and phases.completed(ev.phase):
-                self._resume(nid, ev.phase, ev.message, params)
-                continue
-            self.supplied.setdefault(nid, {}).update(params)
-            if ev.message:
-                self.nodes[nid]["message"] = ev.message
-            if params:
-                shown = {**{p["name"]: p["value"] for p in (self.nodes[nid].get("outputs") or {}).get("parameters") or []},
-                         **params}
-                self.nodes[nid]["outputs"] = {"parameters": [{"name": k, "value": v} for k, v in shown.items()]}
 
     # ----------------------------------------------------------------- retry: nodes kept from an earlier run
     def _seed_globals(self, old: dict[str, Any]) -> None:
@@ -522,6 +391,7 @@ class Engine:
         self.done.append(nid)
         return nid
 
+    # ----------------------------------------------------------------- timers, stop
     def set_timer(self, key: str, at: float, fire: Callable[[], None]) -> None:
         self.timers[key] = fire
         self.out.append(A.SetTimer(key, at))
@@ -659,17 +529,3 @@ def _inputs_status(bound: dict[str, Any], tmpl: dict[str, Any]) -> dict[str, Any
     if arts:
         found["artifacts"] = arts
     return found
-
-
-def _input_artifacts(tmpl: dict[str, Any], bound: dict[str, Any]) -> tuple[A.InputArtifact, ...]:
-    found = []
-    for decl in (tmpl.get("inputs") or {}).get("artifacts") or []:
-        art = bound["artifacts"].get(decl["name"])
-        if art is None or not decl.get("path"):
-            continue
-        found.append(A.InputArtifact(
-            name=decl["name"], path=decl["path"],
-            source={k: v for k, v in art.items() if k not in ("raw", "subPath", "mode")} if "raw" not in art else None,
-            raw=art.get("raw"), sub_path=art.get("subPath") or decl.get("subPath"),
-            mode=art.get("mode") or decl.get("mode")))
-    return tuple(found)

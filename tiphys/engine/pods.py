@@ -1,0 +1,108 @@
+"""The pod a container or script node runs: its template substituted in the node's scope,
+with what the workflow gives every pod (volumes, securityContext), its deadline, and the
+StartPod action that asks the shell to run it.
+"""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from tiphys.engine import actions as A
+from tiphys.engine import durations, names, phases
+from tiphys.errors import TiphysError
+from tiphys.expr import template as tpl
+
+if TYPE_CHECKING:
+    from tiphys.engine.core import Engine
+
+
+def queue(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], sc: Any, bound: dict[str, Any]) -> None:
+    """Queue the pod of `node`; a template that cannot be substituted ends the node in Error."""
+    nid = node["id"]
+    pod = names.pod_name(eng.name, node["name"], tmpl.get("name", ""))
+    sc["pod.name"] = pod
+    try:
+        rendered = _pod_level(eng, _render(eng, tmpl, sc))
+        deadline = _deadline(rendered)
+    except TiphysError as exc:
+        eng.complete(nid, phases.ERROR, str(exc))
+        return
+    eng.pod_total += 1
+    eng.pods[nid] = {"template": rendered, "pod": pod, "bound": bound, "deadline": deadline, "scope": sc}
+    eng.queued_pods.append(nid)
+    eng.admit()
+
+
+def start_action(nid: str, info: dict[str, Any]) -> A.StartPod:
+    """The StartPod for a queued pod (`info` as `queue` stored it in `eng.pods`)."""
+    tmpl = info["template"]
+    return A.StartPod(
+        node_id=nid, pod_name=info["pod"], template=tmpl,
+        inputs=_input_artifacts(tmpl, info["bound"]),
+        parameter_paths=tuple((p["name"], p["valueFrom"]["path"])
+                              for p in (tmpl.get("outputs") or {}).get("parameters") or []
+                              if (p.get("valueFrom") or {}).get("path")),
+        artifacts=tuple(A.OutputArtifact(a["name"], a["path"], "none" if "none" in (a.get("archive") or {}) else "tgz",
+                                         bool(a.get("optional")))
+                        for a in (tmpl.get("outputs") or {}).get("artifacts") or [] if a.get("path")),
+        deadline=info["deadline"][0] if info["deadline"] else None)
+
+
+def _render(eng: Engine, tmpl: dict[str, Any], sc: Any) -> dict[str, Any]:
+    """Substitute a pod template; one without any tag is shared as is (it is never mutated)."""
+    found = eng.static_templates.get(id(tmpl))
+    if found is None:
+        found = eng.static_templates[id(tmpl)] = (tmpl, "{{" not in json.dumps(tmpl))
+    return tmpl if found[1] else tpl.render_obj(tmpl, sc, strict=("inputs.",))
+
+
+def _pod_level(eng: Engine, tmpl: dict[str, Any]) -> dict[str, Any]:
+    """What Argo gives every pod of the workflow: `spec.volumes`, a volume per
+    `spec.volumeClaimTemplates` claim, and `spec.securityContext` (a template's own win)."""
+    extra = _workflow_volumes(eng)
+    security = eng.spec.get("securityContext")
+    if not extra and not security:
+        return tmpl
+    out = dict(tmpl)
+    if extra:
+        own = {v.get("name") for v in tmpl.get("volumes") or [] if isinstance(v, dict)}
+        out["volumes"] = [*(tmpl.get("volumes") or []), *(v for v in extra if v.get("name") not in own)]
+    if security and "securityContext" not in tmpl:
+        out["securityContext"] = security
+    return out
+
+
+def _workflow_volumes(eng: Engine) -> list[dict[str, Any]]:
+    found = eng.wf_volumes
+    if found is None:
+        found = [v for v in eng.spec.get("volumes") or [] if isinstance(v, dict)]
+        for claim in eng.spec.get("volumeClaimTemplates") or []:
+            name = ((claim or {}).get("metadata") or {}).get("name")
+            if name:
+                found.append({"name": name, "persistentVolumeClaim": {"claimName": f"{eng.name}-{name}"}})
+        eng.wf_volumes = found
+    return found
+
+
+def _deadline(tmpl: dict[str, Any]) -> tuple[float, str] | None:
+    found: list[tuple[float, str]] = []
+    if tmpl.get("activeDeadlineSeconds") not in (None, ""):
+        found.append((durations.seconds(tmpl["activeDeadlineSeconds"], "activeDeadlineSeconds"),
+                      "Pod was active on the node longer than the specified deadline"))
+    if tmpl.get("timeout") not in (None, ""):
+        found.append((durations.seconds(tmpl["timeout"], "timeout"), "Step exceeded its deadline"))
+    return min(found) if found else None
+
+
+def _input_artifacts(tmpl: dict[str, Any], bound: dict[str, Any]) -> tuple[A.InputArtifact, ...]:
+    found = []
+    for decl in (tmpl.get("inputs") or {}).get("artifacts") or []:
+        art = bound["artifacts"].get(decl["name"])
+        if art is None or not decl.get("path"):
+            continue
+        found.append(A.InputArtifact(
+            name=decl["name"], path=decl["path"],
+            source={k: v for k, v in art.items() if k not in ("raw", "subPath", "mode")} if "raw" not in art else None,
+            raw=art.get("raw"), sub_path=art.get("subPath") or decl.get("subPath"),
+            mode=art.get("mode") or decl.get("mode")))
+    return tuple(found)
