@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 
@@ -103,3 +104,37 @@ def test_hera(server):
     assert contents == ["hello from hera", "hello from hera"]
     done = w.wait()  # Hera's own polling helper
     assert done.status.phase == "Succeeded"
+
+
+def test_a_client_polling_every_5_s_keeps_its_connection(server):
+    """Hera polls a running workflow every 5 s on one keep-alive connection; a server that
+    closed idle connections after 5 s (uvicorn's default) would meet some polls with
+    "connection reset by peer". The connection stays open, as Argo Server's does."""
+    import socket
+    from urllib.parse import urlsplit
+    where = urlsplit(server)
+    request = f"GET /api/v1/version HTTP/1.1\r\nHost: {where.hostname}\r\n\r\n".encode()
+    with socket.create_connection((where.hostname, where.port), timeout=10) as sock:
+        for _ in range(2):
+            sock.sendall(request)
+            answer = _response(sock)
+            assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
+            time.sleep(6)
+
+
+def _response(sock) -> bytes:
+    """One whole HTTP/1.1 response (headers, then Content-Length bytes); b"" if closed."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body

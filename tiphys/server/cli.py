@@ -8,6 +8,10 @@ import socket
 from tiphys.errors import SpecError
 
 AUTH_MODES = ("client", "server")
+# seconds an idle keep-alive connection stays open: longer than clients wait between polls
+# (Hera polls every 5 s, uvicorn's own default, so a poll could meet the server closing that
+# connection: "connection reset by peer"); Argo Server (Go net/http) keeps them open
+KEEP_ALIVE = 120
 
 
 def is_loopback(host: str) -> bool:
@@ -53,7 +57,8 @@ def cmd_server(args: argparse.Namespace) -> int:
     app = create_app(state.home_dir(), parallelism=args.parallelism, auth_mode=args.auth_mode,
                      store_url=store_url, namespace_parallelism=ns_limit,
                      runs_workflows=not getattr(args, "no_controller", False))
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log,
+                timeout_keep_alive=KEEP_ALIVE)
     return 0
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
@@ -156,7 +157,7 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
                     path="listOptions.continue")
 
 
-class SqlStore:
+class SqlStore(ABC):
     """The public store API over a DB-API connection; subclasses provide the plumbing."""
 
     # -- dialect (overridden by backends) --------------------------------------------------
@@ -165,14 +166,14 @@ class SqlStore:
     BODY_WITHOUT_NODES = ""       # SQL expression over column `body`
     where: str = ""               # names the store in messages (path or URL without password)
 
-    def _tx(self) -> AbstractContextManager[Cursor]:
-        raise NotImplementedError
+    @abstractmethod
+    def _tx(self) -> AbstractContextManager[Cursor]: ...
 
-    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
-        raise NotImplementedError
+    @abstractmethod
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]: ...
 
-    def close(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def close(self) -> None: ...
 
     def __enter__(self):
         return self
