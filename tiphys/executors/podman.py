@@ -11,12 +11,14 @@ default ulimits within the host's hard limits (root lacks CAP_SYS_RESOURCE here)
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import resource
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -117,7 +119,6 @@ def ensure_service(path: Path = SOCKET) -> str:
     """A Docker-API base URL served by podman at `path`, starting the service if needed.
     Tiphys processes starting at once agree through a lock file: one starts it."""
     if not answers(path):
-        import fcntl
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path.parent / (path.name + ".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -125,7 +126,6 @@ def ensure_service(path: Path = SOCKET) -> str:
                 proc = start_service(path)
                 # detached: it exits by itself after IDLE seconds without clients; reap it if
                 # we are still around then (no zombie), without keeping the interpreter alive
-                import threading
                 threading.Thread(target=proc.wait, name="podman-service-reaper", daemon=True).start()
     return f"unix://{path}"
 
