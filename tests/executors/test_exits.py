@@ -97,3 +97,9 @@ def test_only_the_engines_own_errors_are_tried_again():
     assert not exits.transient(Api(404)) and not exits.transient(Api(409))
     assert exits.transient(ConnectionResetError())
     assert not exits.transient(ValueError("a bug of ours"))
+
+
+def test_an_engine_that_never_answers_is_an_error():
+    api = FakeApi(["-1"], [RuntimeError("connection refused")])
+    with pytest.raises(RuntimeError, match="has not answered"):
+        exits.exit_from_state(api, "c1", unreachable=0.3)

@@ -56,24 +56,28 @@ def _engine_wait(api: Any, cid: str, podman: bool, poll: str) -> int:
     return code
 
 
-def exit_from_state(api: Any, cid: str, settle: float = 10.0) -> int:
+def exit_from_state(api: Any, cid: str, settle: float = 10.0, unreachable: float = 60.0) -> int:
     """Read the container's state until it has exited (as long as it runs) and its exit
-    code is known (at most `settle` seconds after it stopped running)."""
-    pause, stopped_at = 0.02, None
-    state: dict[str, Any] = {}
+    code is known (at most `settle` seconds after it stopped running). An engine that
+    cannot be asked for `unreachable` seconds in a row is an error (RuntimeError)."""
+    pause, stopped_at, failing_since = 0.02, None, None
     while True:
         try:
             state = api.inspect_container(cid).get("State") or {}
+            failing_since = None
         except Exception as e:  # noqa: BLE001
             if getattr(e, "status_code", None) == 404:
                 raise RuntimeError("the step's container was removed before its exit code was read") from e
-            log.warning("container %s: cannot read its state (%s); trying again", cid[:12], e)
-            state = {}
-        running = bool(state.get("Running")) or str(state.get("Status", "")).lower() not in EXITED
-        code = int(state.get("ExitCode", -1)) if state else -1
-        if state and not running and code >= 0:
-            return code
-        if state and not running:
+            if failing_since is None:
+                failing_since = time.monotonic()
+                log.warning("container %s: cannot read its state (%s); trying again", cid[:12], e)
+            elif time.monotonic() - failing_since > unreachable:
+                raise RuntimeError(f"the container engine has not answered for {unreachable:.0f} s: {e}") from e
+            state = None
+        if state is not None and not state.get("Running") and str(state.get("Status", "")).lower() in EXITED:
+            code = int(state.get("ExitCode", -1))
+            if code >= 0:
+                return code
             stopped_at = stopped_at or time.monotonic()
             if time.monotonic() - stopped_at > settle:
                 log.warning("container %s: exited without an exit code (state %s)", cid[:12], state)
@@ -90,7 +94,7 @@ def transient(e: BaseException) -> bool:
     status = getattr(e, "status_code", None)
     if status is not None:
         return status >= 500
-    return isinstance(e, (ConnectionError, OSError)) or type(e).__module__.startswith(("requests", "urllib3"))
+    return isinstance(e, OSError)       # requests' connection errors are OSErrors too
 
 
 def not_runnable(message: str) -> int | None:
