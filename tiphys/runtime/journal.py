@@ -8,7 +8,7 @@ running any step again. Entries (JSON):
 
   {"t": T, "start": {"suspend": bool, "preset": {...}, "presetOutputs": {...}}}   first entry
   {"t": T, "ev": [[EventType, {fields}], ...]}                                      one handle() call
-  {"s": NODE_ID}                                                                    a step's process started
+  {"s": NODE_ID}                                                    a step's process is about to start
 
 One thing is not replayed exactly: an expression calling `now()` reads the clock again.
 """

@@ -218,6 +218,13 @@ class Runner:
     async def _pod(self, action: A.StartPod) -> None:
         assert self.executor is not None
         workdir = self.home / "logs" / self.wf["metadata"]["name"] / action.node_id
+        if self.journal:
+            # before its process is spawned: a controller that dies once it may run must find
+            # the step lost (Error, retried as its retryStrategy allows), never start it afresh
+            # beside a copy that still reaches the outside world
+            meta = self.wf["metadata"]
+            await asyncio.to_thread(self.store.append_journal, meta["namespace"], meta["name"],
+                                    [journal.dumps({"s": action.node_id})])
         for attempt in range(SETUP_TRIES):
             try:
                 spec = steps.build_spec(action, workdir, self.repo, steps.secret_lookup(
@@ -232,10 +239,6 @@ class Runner:
                 self.events.put_nowait(A.PodExited(action.node_id, None, error=f"could not start step: {exc}"))
                 return
             self.handles[action.node_id] = handle
-            if self.journal:   # at once: a step running when the controller dies must be known as started
-                meta = self.wf["metadata"]
-                await asyncio.to_thread(self.store.append_journal, meta["namespace"], meta["name"],
-                                        [journal.dumps({"s": action.node_id})])
             if action.node_id in self.stop_on_start:
                 self.stop_on_start.discard(action.node_id)
                 await handle.stop(grace=0.0)

@@ -52,6 +52,7 @@ log = logging.getLogger("tiphys.server")
 POSTPONED = "Workflow processing has been postponed because too many workflows are already running"
 SNAPSHOT_EVERY = 0.2
 STOP_AGAIN = 1.0
+DELETE_WAIT = 30.0      # seconds a delete waits for a running workflow to stop and go
 COMMAND_POLL = 0.25     # how often a controller looks for requests other processes left for it
 COMMAND_POLL_LISTENING = float(os.environ.get("TIPHYS_COMMAND_POLL_LISTENING") or 5.0)  # with notices: a safety net
 # a controller without an API of its own looks for new work this often (on PostgreSQL a
@@ -101,6 +102,7 @@ class Controller:
         self._snapshots: dict[Key, dict] = {}
         self._snap_at: dict[Key, tuple[float, str]] = {}
         self._deleted: set[Key] = set()
+        self._gone: dict[Key, threading.Event] = {}   # deletions waiting for the record to go
         self._lock = threading.Lock()
         self._notices = Notices(store, self.hub, ours=lambda key: self._live(*key),
                                 on_command=lambda: self._wake(self._commands), on_new=lambda: self._wake(self._adopt))
@@ -392,12 +394,18 @@ class Controller:
         if not self._live(namespace, name) and runs_elsewhere(self.store, namespace, name):
             self._remote(namespace, name, {"op": "delete"})   # its controller stops it, then forgets it
             return
+        gone = threading.Event()
         with self._lock:
             self._deleted.add(key)
+            self._gone[key] = gone
         if not self.stop(namespace, name, "Stopped: the workflow was deleted", terminate=True):
             with self._lock:
                 self._deleted.discard(key)
             self._forget(key)
+        # as a Workflow object is gone once Kubernetes answers the delete: the record is
+        # deleted when this returns (the runner ends first: its saves come before)
+        if not gone.wait(DELETE_WAIT):
+            log.warning("%s/%s: still being stopped %.0f s after its deletion", namespace, name, DELETE_WAIT)
 
     # -- the controller loop ----------------------------------------------------------------
 
@@ -566,16 +574,21 @@ class Controller:
         except Exception:  # noqa: BLE001 - an expired lease is as good
             log.exception("releasing %s/%s", *key)
         if deleted:
+            self._snapshots.pop(key, None)
             self._forget(key)
         else:
             if self.store.workflow_phase(key[1], key[0]) != (wf.get("status") or {}).get("phase"):
                 self.store.save_workflow(wf)
             self.hub.publish("MODIFIED", _copy(wf))
-        self._snapshots.pop(key, None)
+            self._snapshots.pop(key, None)
 
     def _forget(self, key: Key) -> None:
         wf = self.store.get_workflow(key[1], key[0])
         self.store.delete_workflow(key[1], key[0])
+        with self._lock:
+            gone = self._gone.pop(key, None)
+        if gone is not None:
+            gone.set()
         shutil.rmtree(self.home / "logs" / key[1], ignore_errors=True)
         choose.forget_workflow(key[1], str(((wf or {}).get("metadata") or {}).get("uid") or ""))  # containers podGC kept
         if wf is not None:

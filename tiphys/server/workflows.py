@@ -169,7 +169,7 @@ async def list_workflows(request: Request) -> JSONResponse:
 async def delete_workflow(request: Request) -> JSONResponse:
     ns, name = request.path_params["namespace"], request.path_params["name"]
     _get_or_404(request, ns, name)
-    state(request).controller.delete(ns, name)
+    await asyncio.to_thread(state(request).controller.delete, ns, name)   # it waits for the stop
     return JSONResponse({})
 
 
