@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-CASE_FILES = [SHARED / "conformance" / "cases.yaml", SHARED / "seed" / "cases.yaml"]
+CASE_FILES = [SHARED / "conformance" / "cases.yaml", SHARED / "conformance" / "e2e-cases.yaml",
+              SHARED / "seed" / "cases.yaml"]
 SHARDS = 4
 
 pytestmark = pytest.mark.conformance

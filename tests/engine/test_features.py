@@ -286,7 +286,7 @@ def test_node_tree_shape(example):
     sim = Simulation(example("dag-diamond-steps.yaml"))
     sim.run()
     nodes = sim.status["nodes"]
-    root = nodes[sim.engine.root_id]
+    root = nodes[sim.engine.name]
     assert root["type"] == "DAG" and "boundaryID" not in root
     for n in nodes.values():
         if n is root:

@@ -2,45 +2,35 @@
 
 `Engine.start(now)` and `Engine.handle(events, now)` return the actions the shell must
 perform (start or stop a pod, set a timer). The engine reads no clock, touches no file
-and starts no process; the runtime feeds it events. Work per event does not grow with
-the number of nodes already finished: each running template invocation owns a small
-*frame* (steps.py, dag.py, retry.py) that is told when one of its children completes;
-pods.py builds the pods the engine asks the shell to run; suspend.py opens and ends suspend nodes.
+and starts no process; the runtime feeds it events. See README.md beside this file for the
+model, its costs and its invariants.
 
-The status it maintains (`wf["status"]`) is Argo's shape, so it serialises as is.
+The engine owns invocation (a step, task or the workflow calling a template: inputs bound,
+retryStrategy applied, the template's kind started), timers, stopping and the end of the
+workflow. The node tree is `tree.NodeTree`, the pod queue `podqueue.PodQueue`, template lookup
+`templates`, each template kind its own module (`kinds.KINDS`), exit handlers `exit_hooks`.
 """
 from __future__ import annotations
 
 import copy
-import json
-from collections import ChainMap, deque
+from collections import ChainMap
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from tiphys.engine import actions as A
-from tiphys.engine import inputs, names, phases, pods, scope, suspend
+from tiphys.engine import hooks, inputs, kinds, names, outputs, phases, retry, scope, suspend, templates
+from tiphys.engine.exit_hooks import RootFrame
+from tiphys.engine.frames import Ctx, Frame
+from tiphys.engine.podqueue import PodQueue
+from tiphys.engine.tree import NodeTree
 from tiphys.errors import SpecError, TiphysError
 from tiphys.expr import template as tpl
 
 MAX_RECURSION = 100    # Argo's maxStackDepth: the 100th nested template call errors
 RECURSION_MESSAGE = ("Maximum recursion depth exceeded. See "
                      "https://argo-workflows.readthedocs.io/en/release-4.1/scaling/#maximum-recursion-depth")
-TYPE_FIELDS = ("container", "script", "steps", "dag", "suspend", "resource", "http", "data",
-               "containerSet", "plugin")
-NODE_TYPES = {"container": "Pod", "script": "Pod", "steps": "Steps", "dag": "DAG", "suspend": "Suspend"}
 
-Registry = Callable[[str, str], "dict[str, Any] | None"]
-
-
-class Frame(Protocol):
-    def child_done(self, eng: Engine, child_id: str) -> None: ...
-
-
-class Ctx:
-    """Where template names resolve: the workflow's templates or a (cluster) WorkflowTemplate's."""
-
-    def __init__(self, templates: dict[str, dict[str, Any]], scope_name: str, kind: str = "local"):
-        self.templates, self.scope_name, self.kind = templates, scope_name, kind
+Registry = templates.Registry
 
 
 class Engine:
@@ -50,10 +40,9 @@ class Engine:
         whose id is there and Succeeded is taken over, with the nodes inside it, instead of run;
         `preset_outputs`: that run's workflow outputs (global parameters and artifacts)."""
         self.wf = wf
-        self.registry = registry or (lambda kind, name: None)
-        meta = wf.setdefault("metadata", {})
-        self.name: str = meta["name"]
-        self.spec = self._effective_spec(wf.get("spec") or {})
+        self.registry: Registry = registry or (lambda kind, name: None)
+        self.name: str = wf.setdefault("metadata", {})["name"]
+        self.spec = templates.effective_spec(wf.get("spec") or {}, self.registry)
         self.defaults = self.spec.get("templateDefaults") or {}
         self.local = Ctx({t["name"]: t for t in self.spec.get("templates") or []}, self.name)
         self.globals = scope.globals_for(wf, self.spec, now)
@@ -61,28 +50,58 @@ class Engine:
                                         "finishedAt": None, "progress": "0/0", "nodes": {}}
         wf["status"] = self.status
         self.nodes: dict[str, dict[str, Any]] = self.status["nodes"]
-        self.now = now
+        self.tree = NodeTree(self.name, self.nodes, now)
+        self.pods = PodQueue(self.tree, self.spec.get("parallelism"), bool(self.spec.get("suspend")))
         self.out: list[A.Action] = []
-        self.waiters: dict[str, Frame] = {}
-        self.done: deque[str] = deque()
-        self.pods: dict[str, dict[str, Any]] = {}      # node id -> what handling its exit needs
-        self.queued_pods: deque[str] = deque()
-        self.running_pods: set[str] = set()
         self.timers: dict[str, Callable[[], None]] = {}
-        self.parallelism = _int_or_none(self.spec.get("parallelism"))
+        self.extras: dict[str, Any] = {}          # per-kind state, keyed by the kind's module name
+        self.on_stop: list[Callable[[Any, str], None]] = []   # kinds' own handling of a stop
+        self.on_settle: list[Callable[[Any], bool]] = []      # run after each batch; True: it started nodes
         self.stopping: str | None = None
+        self.user_stop = False                    # stopped by a user (not by the workflow deadline)
+        self.skip_exit_handler = False            # terminated: no exit handler runs
         self.finished = False
-        self.pod_total = self.pod_done = 0
-        self.invocation_errors: set[str] = set()   # nodes whose template could not even be called
-        self.root_id = self.name
-        self.static_templates: dict[int, tuple[dict[str, Any], bool]] = {}  # id -> (template, tagless)
-        self.suspended = bool(self.spec.get("suspend"))
-        self.open_suspends: dict[str, dict[str, Any]] = {}   # suspend node id -> its template
-        self.supplied: dict[str, dict[str, str]] = {}        # suspend node id -> output parameters set
         self.preset = preset or {}
-        self.wf_volumes: list[dict[str, Any]] | None = None   # what every pod mounts; set at the first pod
         if preset_outputs:
             self._seed_globals(preset_outputs)
+
+    # the node tree's clock and shortcuts: frames call these on the engine
+    @property
+    def now(self) -> float:
+        return self.tree.now
+
+    @now.setter
+    def now(self, value: float) -> None:
+        self.tree.now = value
+
+    @property
+    def suspended(self) -> bool:
+        return self.pods.suspended
+
+    @suspended.setter
+    def suspended(self, value: bool) -> None:
+        self.pods.suspended = value
+
+    def new_node(self, *args: Any, **kw: Any) -> dict[str, Any]:
+        return self.tree.new_node(*args, **kw)
+
+    def complete(self, nid: str, phase: str, message: str | None = None) -> None:
+        self.tree.complete(nid, phase, message)
+
+    def error_node(self, *args: Any, **kw: Any) -> str:
+        return self.tree.error_node(*args, **kw)
+
+    def skipped_node(self, *args: Any, **kw: Any) -> str:
+        return self.tree.skipped_node(*args, **kw)
+
+    def outbound(self, nid: str) -> list[str]:
+        return self.tree.outbound(nid)
+
+    def add_child(self, parent: str, child: str) -> None:
+        self.tree.add_child(parent, child)
+
+    def emit(self, action: A.Action) -> None:
+        self.out.append(action)
 
     # ----------------------------------------------------------------- public API
     def start(self, now: float) -> list[A.Action]:
@@ -90,7 +109,8 @@ class Engine:
         entry = self.spec.get("entrypoint")
         call = {"template": entry, "arguments": self.spec.get("arguments") or {}}
         self.invoke(self.name, self.name, call, self.local, ChainMap(self.globals), None, None,
-                    _RootFrame(), depth=0)
+                    RootFrame(), depth=0)
+        hooks.arm_workflow(self)
         deadline = _int_or_none(self.spec.get("activeDeadlineSeconds"))
         if deadline is not None:
             self.set_timer("workflow-deadline", now + deadline, self._workflow_deadline)
@@ -116,134 +136,10 @@ class Engine:
                 suspend.resume_matching(self, ev.selector, phases.SUCCEEDED, None, {})
             elif isinstance(ev, A.NodesSet):
                 suspend.set_matching(self, ev)
-            self._drain()
+            self.tree.drain(self)
         return self._flush()
 
-    # ----------------------------------------------------------------- nodes
-    def new_node(self, name: str, display: str, type_: str, *, template: str | None, boundary: str | None,
-                 parent: str | None, phase: str = phases.RUNNING, ctx: Ctx | None = None,
-                 started: bool = True) -> dict[str, Any]:
-        nid = names.node_id(self.name, name)
-        if nid in self.nodes:
-            # fnv32a collides about once in 100,000 names: keep ids unique, deterministically
-            k = 1
-            while f"{nid}-{k}" in self.nodes:
-                k += 1
-            nid = f"{nid}-{k}"
-        node: dict[str, Any] = {"id": nid, "name": name, "displayName": display, "type": type_,
-                                "phase": phase, "startedAt": names.timestamp(self.now) if started else None}
-        if template:
-            node["templateName"] = template
-        if ctx is not None and ctx.kind != "local":
-            node["templateScope"] = f"{ctx.kind}/{ctx.scope_name}"
-        elif template:
-            node["templateScope"] = f"local/{self.name}"
-        if boundary:
-            node["boundaryID"] = boundary
-        self.nodes[nid] = node
-        if parent:
-            self.add_child(parent, nid)
-        return node
-
-    def outbound(self, nid: str) -> list[str]:
-        """The nodes a dependent attaches to (Argo's getOutboundNodes): a leaf is its own, a
-        loop's are its children's, a retry's its last attempt, a steps/DAG node's are recorded
-        in `outboundNodes` when it finishes."""
-        node = self.nodes[nid]
-        kind, kids = node["type"], node.get("children") or []
-        if kind in ("Pod", "Skipped", "Suspend"):
-            return [nid]
-        if kind == "TaskGroup":
-            return [o for c in kids for o in self.outbound(c)] or [nid]
-        if kind == "Retry":
-            return [kids[-1]] if kids else [nid]
-        return node.get("outboundNodes") or [nid]
-
-    def add_child(self, parent: str, child: str) -> None:
-        """Link a child node; a node is linked to one parent once, so no search is needed."""
-        self.nodes[parent].setdefault("children", []).append(child)
-
-    def complete(self, nid: str, phase: str, message: str | None = None) -> None:
-        node = self.nodes[nid]
-        if phases.completed(node["phase"]):
-            return
-        node["phase"] = phase
-        node["finishedAt"] = names.timestamp(self.now)
-        if node.get("startedAt") is None:
-            node["startedAt"] = node["finishedAt"]
-        if message:
-            node["message"] = message
-        self.done.append(nid)
-
-    def skipped_node(self, name: str, display: str, boundary: str | None, parent: str, waiter: Frame,
-                     phase: str, message: str, template: str | None = None) -> str:
-        node = self.new_node(name, display, "Skipped", template=template, boundary=boundary, parent=parent,
-                             phase=phases.PENDING)
-        self.waiters[node["id"]] = waiter
-        self.complete(node["id"], phase, message)
-        return node["id"]
-
-    def error_node(self, name: str, display: str, boundary: str | None, parent: str | None, waiter: Frame,
-                   message: str, template: str | None = None, type_: str = "Skipped") -> str:
-        node = self.new_node(name, display, type_, template=template, boundary=boundary, parent=parent)
-        self.waiters[node["id"]] = waiter
-        self.complete(node["id"], phases.ERROR, message)
-        return node["id"]
-
-    # ----------------------------------------------------------------- templates
-    def _effective_spec(self, spec: dict[str, Any]) -> dict[str, Any]:
-        ref = spec.get("workflowTemplateRef")
-        if not ref:
-            return spec
-        kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
-        found = self.registry(kind, ref.get("name", ""))
-        if found is None:
-            raise SpecError(f"{kind} {ref.get('name')!r} not found", path="spec.workflowTemplateRef")
-        base = copy.deepcopy(found.get("spec") or {})
-        merged = {**base, **{k: v for k, v in spec.items() if k != "workflowTemplateRef"}}
-        args = {p["name"]: p for p in (base.get("arguments") or {}).get("parameters") or []}
-        for p in (spec.get("arguments") or {}).get("parameters") or []:
-            args[p["name"]] = {**args.get(p["name"], {}), **p}
-        if args:
-            merged["arguments"] = {**(merged.get("arguments") or {}), "parameters": list(args.values())}
-        merged["templates"] = list(base.get("templates") or []) + [
-            t for t in spec.get("templates") or [] if t.get("name") not in {b.get("name") for b in base.get("templates") or []}]
-        return merged
-
-    def resolve(self, call: dict[str, Any], ctx: Ctx) -> tuple[dict[str, Any], Ctx]:
-        if "inline" in call and call["inline"]:
-            return self._with_defaults(call["inline"]), ctx
-        ref = call.get("templateRef")
-        if ref:
-            kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
-            found = self.registry(kind, ref.get("name", ""))
-            if found is None:
-                raise SpecError(f"{kind} {ref.get('name')!r} not found", path="templateRef")
-            templates = {t["name"]: t for t in (found.get("spec") or {}).get("templates") or []}
-            name = ref.get("template", "")
-            if name not in templates:
-                raise SpecError(f"template {name!r} not found in {kind} {ref.get('name')!r}", path="templateRef")
-            return self._with_defaults(templates[name]), Ctx(templates, ref["name"],
-                                                              "cluster" if ref.get("clusterScope") else "namespaced")
-        name = call.get("template")
-        if name not in ctx.templates:
-            raise SpecError(f"template {name!r} not found", path="template")
-        return self._with_defaults(ctx.templates[name]), ctx
-
-    def _with_defaults(self, tmpl: dict[str, Any]) -> dict[str, Any]:
-        if not self.defaults:
-            return tmpl
-        merged = copy.deepcopy(self.defaults)
-        for k, v in tmpl.items():
-            if isinstance(v, dict) and isinstance(merged.get(k), dict):
-                merged[k] = {**merged[k], **v}
-            else:
-                merged[k] = v
-        return merged
-
-    def render(self, value: Any, sc: Any) -> Any:
-        return tpl.render_obj(value, sc)
-
+    # ----------------------------------------------------------------- invocation
     def invoke(self, name: str, display: str, call: dict[str, Any], ctx: Ctx, caller_scope: Any,
                boundary: str | None, parent: str | None, waiter: Frame, *, depth: int) -> str:
         """Run the template a step/task (or the workflow) calls, as node `name`."""
@@ -258,18 +154,18 @@ class Engine:
         try:
             if depth + 1 >= MAX_RECURSION:
                 raise SpecError(RECURSION_MESSAGE)
-            tmpl, tctx = self.resolve(call, ctx)
+            tmpl, tctx = templates.resolve(call, ctx, self.registry, self.defaults)
             args = call.get("arguments") or {}
             bound = inputs.bind(tmpl, args, lambda key: caller_scope.get(key),
-                                lambda v: self.render(v, ChainMap(self.globals)))
+                                lambda v: tpl.render_obj(v, ChainMap(self.globals)))
         except TiphysError as exc:
             nid = self.error_node(name, display, boundary, parent, waiter, str(exc), tname or None)
-            self.invocation_errors.add(nid)
+            self.tree.invocation_errors.add(nid)
             return nid
-        retry = tmpl.get("retryStrategy", self.spec.get("retryStrategy"))
-        if retry is not None and ("container" in tmpl or "script" in tmpl or "steps" in tmpl or "dag" in tmpl):
-            from tiphys.engine import retry as retry_mod
-            return retry_mod.start(self, name, display, tmpl, tctx, bound, retry, boundary, parent, waiter, depth)
+        kind = kinds.find(templates.kind_of(tmpl))
+        strategy = tmpl.get("retryStrategy", self.spec.get("retryStrategy"))
+        if strategy is not None and kind is not None and kind.retryable:
+            return retry.start(self, name, display, tmpl, tctx, bound, strategy, boundary, parent, waiter, depth)
         nid = self.run_template(name, display, tmpl, tctx, bound, boundary, parent, waiter, depth=depth)
         if call.get("templateRef"):
             self.nodes[nid]["templateRef"] = dict(call["templateRef"])
@@ -278,13 +174,12 @@ class Engine:
     def run_template(self, name: str, display: str, tmpl: dict[str, Any], ctx: Ctx, bound: dict[str, Any],
                      boundary: str | None, parent: str | None, waiter: Frame, *, depth: int,
                      retries: int | None = None) -> str:
-        kinds = [k for k in TYPE_FIELDS if k in tmpl]
+        """Create the node of one run of `tmpl` and start its kind."""
+        kind_name = templates.kind_of(tmpl)
+        kind = kinds.find(kind_name)
         tname = tmpl.get("name") or ""
-        if len(kinds) != 1 or kinds[0] not in NODE_TYPES:
-            what = kinds[0] if kinds else "no type"
-            return self.error_node(name, display, boundary, parent, waiter,
-                                   f"template {tname!r}: {what} templates are not supported by Tiphys yet", tname)
-        kind = kinds[0]
+        if kind is None:
+            return self.error_node(name, display, boundary, parent, waiter, kinds.unsupported(tmpl, kind_name), tname)
         local = scope.template_locals(bound, tmpl, name)
         for art_name, art in bound["artifacts"].items():
             if art is not None:
@@ -292,49 +187,25 @@ class Engine:
         if retries is not None:
             local["retries"] = str(retries)
         sc = ChainMap(local, self.globals)
-        node = self.new_node(name, display, NODE_TYPES[kind], template=tname, boundary=boundary, parent=parent,
-                             ctx=ctx, phase=phases.PENDING if kind in ("container", "script") else phases.RUNNING,
-                             started=kind not in ("container", "script"))
-        nid = node["id"]
-        self.waiters[nid] = waiter
+        node = self.new_node(name, display, kind.node_type, template=tname, boundary=boundary, parent=parent,
+                             ctx=ctx, phase=phases.PENDING if kind.queued else phases.RUNNING,
+                             started=not kind.queued)
+        self.tree.waiters[node["id"]] = waiter
         if bound["parameters"] or bound["artifacts"]:
             node["inputs"] = _inputs_status(bound, tmpl)
-        if kind in ("container", "script"):
-            pods.queue(self, node, tmpl, sc, bound)
-        elif kind == "steps":
-            from tiphys.engine import steps
-            steps.StepsFrame(self, node, tmpl, ctx, sc, depth).start()
-        elif kind == "dag":
-            from tiphys.engine import dag
-            dag.DagFrame(self, node, tmpl, ctx, sc, depth).start()
-        else:
-            suspend.start(self, node, tmpl, sc)
-        return nid
+        kind.start(self, node, tmpl, ctx, sc, bound, depth)
+        return node["id"]
 
     # ----------------------------------------------------------------- pods
     def admit(self) -> None:
-        """Start queued pods while the workflow is not suspended and `parallelism` allows."""
-        if self.suspended:
-            return
-        while self.queued_pods and (self.parallelism is None or len(self.running_pods) < self.parallelism):
-            nid = self.queued_pods.popleft()
-            node, info = self.nodes[nid], self.pods[nid]
-            if phases.completed(node["phase"]):
-                continue
-            node["phase"] = phases.RUNNING
-            node["startedAt"] = names.timestamp(self.now)
-            node["podName"] = info["pod"]
-            self.running_pods.add(nid)
-            self.out.append(pods.start_action(nid, info))
+        """Start the queued pods that may start now."""
+        self.out.extend(self.pods.admit())
 
     def _pod_exited(self, ev: A.PodExited) -> None:
-        info = self.pods.pop(ev.node_id, None)
+        info = self.pods.exited(ev.node_id)
         if info is None:
             return
-        self.running_pods.discard(ev.node_id)
-        self.pod_done += 1
         node = self.nodes[ev.node_id]
-        from tiphys.engine import outputs
         phase, message, outs = outputs.for_pod(info, ev, self.stopping)
         if outs:
             node["outputs"] = outs
@@ -383,18 +254,21 @@ class Engine:
                 node["children"] = [c for c in node["children"] if c in inside]
             self.nodes[k] = node
             if node.get("type") == "Pod":
-                self.pod_total += 1
-                self.pod_done += 1
+                self.pods.total += 1
+                self.pods.done += 1
         if parent:
             self.add_child(parent, nid)
-        self.waiters[nid] = waiter
-        self.done.append(nid)
+        self.tree.waiters[nid] = waiter
+        self.tree.done.append(nid)
         return nid
 
     # ----------------------------------------------------------------- timers, stop
     def set_timer(self, key: str, at: float, fire: Callable[[], None]) -> None:
         self.timers[key] = fire
         self.out.append(A.SetTimer(key, at))
+
+    def cancel_timer(self, key: str) -> None:
+        self.timers.pop(key, None)
 
     def _workflow_deadline(self) -> None:
         self.stop("Step exceeded its deadline", terminate=True)
@@ -406,39 +280,28 @@ class Engine:
         self.stopping = message
         self.user_stop = True
         self.status["message"] = message
-        for nid in list(self.queued_pods):
-            self.pods.pop(nid, None)
+        for nid in self.pods.drop_queued():
             self.complete(nid, phases.FAILED, message)
-        self.queued_pods.clear()
-        for nid in list(self.running_pods):
+        for nid in list(self.pods.running):
             self.out.append(A.StopPod(nid, message))
-        for nid in list(self.open_suspends):
-            self.open_suspends.pop(nid)
-            self.timers.pop(f"resume:{nid}", None)
-            self.complete(nid, phases.FAILED, message)
-        for key in [k for k in self.timers if k.startswith(("resume:", "retry:"))]:
+        for stop_kind in list(self.on_stop):
+            stop_kind(self, message)
+        for key in [k for k in self.timers if k.startswith("retry:")]:
             nid = key.split(":", 1)[1]
             self.timers.pop(key)
-            node = self.nodes.get(nid)
-            if node is not None:
+            if nid in self.nodes:
                 self.complete(nid, phases.FAILED, message)
         if terminate:
             self.skip_exit_handler = True
 
-    skip_exit_handler = False
-    user_stop = False
-
     # ----------------------------------------------------------------- completion
-    def _drain(self) -> None:
-        while self.done:
-            nid = self.done.popleft()
-            waiter = self.waiters.pop(nid, None)
-            if waiter is not None:
-                waiter.child_done(self, nid)
-
     def _flush(self) -> list[A.Action]:
-        self._drain()
-        self.status["progress"] = f"{self.pod_done}/{self.pod_total}"
+        """Deliver completions, then let lifecycle hooks (and anything else that reconciles)
+        look at the settled tree, until nothing more happens."""
+        self.tree.drain(self)
+        while any([settle(self) for settle in list(self.on_settle)]) or self.tree.done:
+            self.tree.drain(self)
+        self.status["progress"] = self.pods.progress
         out, self.out = self.out, []
         return out
 
@@ -451,56 +314,6 @@ class Engine:
         elif phase == phases.SUCCEEDED:
             self.status.pop("message", None)
         self.timers.clear()
-
-
-class _RootFrame:
-    """Waits for the entrypoint node, then runs the workflow's exit handler."""
-
-    def child_done(self, eng: Engine, child_id: str) -> None:
-        node = eng.nodes[child_id]
-        phase = node["phase"]
-        main = phases.SUCCEEDED if phase in (phases.SKIPPED, phases.OMITTED) else phase
-        message = node.get("message") if main != phases.SUCCEEDED else None
-        if eng.stopping:
-            main = phases.FAILED if main == phases.SUCCEEDED else main
-            message = eng.stopping if eng.user_stop or not message else message
-        handler = eng.spec.get("onExit") or ((eng.spec.get("hooks") or {}).get("exit") or {}).get("template")
-        hook = (eng.spec.get("hooks") or {}).get("exit")
-        if (not handler and not hook) or eng.skip_exit_handler:
-            eng.finish_workflow(main, message)
-            return
-        eng.globals["workflow.status"] = main
-        eng.globals["workflow.failures"] = json.dumps(scope.compact(_failures(eng)))
-        eng.globals["workflow.duration"] = str(eng.now - names.parse_timestamp(eng.status["startedAt"]))
-        eng.stopping = None
-        call = {"template": handler} if eng.spec.get("onExit") else dict(hook)
-        eng.invoke(f"{eng.name}.onExit", f"{eng.name}.onExit", call, eng.local, ChainMap(eng.globals),
-                   None, None, _ExitFrame(main, message), depth=0)
-
-
-class _ExitFrame:
-    def __init__(self, main: str, message: str | None):
-        self.main, self.message = main, message
-
-    def child_done(self, eng: Engine, child_id: str) -> None:
-        node = eng.nodes[child_id]
-        if self.main == phases.SUCCEEDED and phases.failed_or_error(node["phase"]):
-            eng.finish_workflow(node["phase"], node.get("message"))
-        else:
-            eng.finish_workflow(self.main, self.message)
-
-
-def _failures(eng: Engine) -> list[dict[str, Any]]:
-    """Argo's failedNodeStatus list: every Failed/Error node, whatever its type."""
-    found = []
-    for node in eng.nodes.values():
-        if phases.failed_or_error(node["phase"]):
-            tname = node.get("templateName") or (node.get("templateRef") or {}).get("template", "")
-            found.append({"displayName": node["displayName"], "message": node.get("message", ""),
-                          "templateName": tname, "phase": node["phase"],
-                          "podName": names.pod_name(eng.name, node["name"], tname),
-                          "finishedAt": node.get("finishedAt")})
-    return found
 
 
 def _within(name: str, owner: str) -> bool:

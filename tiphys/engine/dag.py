@@ -10,14 +10,16 @@ from collections import ChainMap, deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tiphys.engine import loops, outputs, phases, scope
-from tiphys.engine.steps import _exit_hook, _HookFrame, evaluate_when
+from tiphys.engine import exit_hooks, hooks, loops, outputs, phases, scope
+from tiphys.engine.podqueue import limit
+from tiphys.engine.steps import evaluate_when
 from tiphys.errors import ExpressionError, TiphysError
 from tiphys.expr import depends
 from tiphys.expr import template as tpl
 
 if TYPE_CHECKING:
-    from tiphys.engine.core import Ctx, Engine
+    from tiphys.engine.frames import Ctx
+    from tiphys.engine.frames import Interpreter as Engine
 
 _LOOP_KEYS = ("withItems", "withParam", "withSequence", "when", "depends", "dependencies", "continueOn")
 
@@ -28,6 +30,11 @@ def _expression(task: dict[str, Any]) -> str:
     if task.get("dependencies"):
         return depends.from_dependencies(list(task["dependencies"]))
     return ""
+
+
+def start(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], ctx: Ctx, sc: ChainMap, bound: dict[str, Any],
+          depth: int) -> None:
+    DagFrame(eng, node, tmpl, ctx, sc, depth).start()
 
 
 class DagFrame:
@@ -60,7 +67,7 @@ class DagFrame:
         self.finished: list[str] = []
         self.finished_set: set[str] = set()
         self.active: set[str] = set()
-        self.parallelism = tmpl.get("parallelism")
+        self.parallelism = limit(tmpl.get("parallelism"))
         self.queue: deque[tuple[Any, ...]] = deque()
 
     def _needed(self, targets: list[str]) -> set[str]:
@@ -133,7 +140,7 @@ class DagFrame:
         group = eng.new_node(node_name, name, "TaskGroup", template=task.get("template"),
                              boundary=self.node["id"], parent=parents[0])
         self._mark(name, group["id"], parents)
-        eng.waiters[group["id"]] = self
+        eng.tree.waiters[group["id"]] = self
         frame = _LoopGroup(self, group["id"], task, len(items))
         for i, item in enumerate(items):
             label = loops.label(item)
@@ -159,9 +166,11 @@ class DagFrame:
         except TiphysError as exc:
             mark(eng.error_node(node_name, display, self.node["id"], parent, waiter, str(exc)))
             return
-        if _exit_hook(task):
-            waiter = _HookFrame(waiter, task, sc)
-        if self.parallelism is not None and len(self.active) >= int(self.parallelism):
+        waiter, hooked = hooks.wrap(eng, exit_hooks.wrap(waiter, task, sc), task, node_name, display, "tasks", sc,
+                                    self.ctx, self.node["id"], self.depth)
+        if hooked is not hooks.ignore:
+            mark = _both(mark, hooked)
+        if self.parallelism is not None and len(self.active) >= self.parallelism:
             self.queue.append((node_name, display, call, sc, parent, waiter, mark))
             return
         self._invoke(node_name, display, call, sc, parent, waiter, mark)
@@ -179,7 +188,7 @@ class DagFrame:
         if nid not in self.active:
             return
         self.active.discard(nid)
-        while self.queue and len(self.active) < int(self.parallelism or 0):
+        while self.queue and len(self.active) < (self.parallelism or 0):
             self._invoke(*self.queue.popleft())
 
     def _operand(self, task: str, result: str | None) -> bool:
@@ -250,6 +259,13 @@ class DagFrame:
             self.node["outputs"] = outs
             eng.publish_globals(self.tmpl, outs)
         eng.complete(self.node["id"], phases.ERROR if problems else phases.SUCCEEDED, "; ".join(problems) or None)
+
+
+def _both(first: Callable[[str], None], second: Callable[[str], None]) -> Callable[[str], None]:
+    def mark(nid: str) -> None:
+        first(nid)
+        second(nid)
+    return mark
 
 
 class _LoopGroup:

@@ -13,10 +13,27 @@ from tiphys.errors import TiphysError
 from tiphys.expr import template as tpl
 
 if TYPE_CHECKING:
-    from tiphys.engine.core import Engine
+    from tiphys.engine.frames import Ctx
+    from tiphys.engine.frames import Interpreter as Engine
 
 
-def queue(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], sc: Any, bound: dict[str, Any]) -> None:
+class _Shared:
+    """What every pod of one workflow shares: its volumes, and which templates have no tags."""
+
+    def __init__(self) -> None:
+        self.volumes: list[dict[str, Any]] | None = None
+        self.static: dict[int, tuple[dict[str, Any], bool]] = {}   # id -> (template, tagless)
+
+
+def _shared(eng: Engine) -> _Shared:
+    found = eng.extras.get("pods")
+    if found is None:
+        found = eng.extras["pods"] = _Shared()
+    return found
+
+
+def start(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], ctx: Ctx, sc: Any, bound: dict[str, Any],
+          depth: int) -> None:
     """Queue the pod of `node`; a template that cannot be substituted ends the node in Error."""
     nid = node["id"]
     pod = names.pod_name(eng.name, node["name"], tmpl.get("name", ""))
@@ -27,14 +44,14 @@ def queue(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], sc: Any, boun
     except TiphysError as exc:
         eng.complete(nid, phases.ERROR, str(exc))
         return
-    eng.pod_total += 1
-    eng.pods[nid] = {"template": rendered, "pod": pod, "bound": bound, "deadline": deadline, "scope": sc}
-    eng.queued_pods.append(nid)
+    info = {"template": rendered, "pod": pod, "bound": bound, "deadline": deadline, "scope": sc}
+    info["action"] = start_action(nid, info)
+    eng.pods.enqueue(nid, info)
     eng.admit()
 
 
 def start_action(nid: str, info: dict[str, Any]) -> A.StartPod:
-    """The StartPod for a queued pod (`info` as `queue` stored it in `eng.pods`)."""
+    """The StartPod for a pod (`info`: its rendered template, pod name, bound inputs, deadline)."""
     tmpl = info["template"]
     return A.StartPod(
         node_id=nid, pod_name=info["pod"], template=tmpl,
@@ -50,9 +67,10 @@ def start_action(nid: str, info: dict[str, Any]) -> A.StartPod:
 
 def _render(eng: Engine, tmpl: dict[str, Any], sc: Any) -> dict[str, Any]:
     """Substitute a pod template; one without any tag is shared as is (it is never mutated)."""
-    found = eng.static_templates.get(id(tmpl))
+    static = _shared(eng).static
+    found = static.get(id(tmpl))
     if found is None:
-        found = eng.static_templates[id(tmpl)] = (tmpl, "{{" not in json.dumps(tmpl))
+        found = static[id(tmpl)] = (tmpl, "{{" not in json.dumps(tmpl))
     return tmpl if found[1] else tpl.render_obj(tmpl, sc, strict=("inputs.",))
 
 
@@ -73,14 +91,15 @@ def _pod_level(eng: Engine, tmpl: dict[str, Any]) -> dict[str, Any]:
 
 
 def _workflow_volumes(eng: Engine) -> list[dict[str, Any]]:
-    found = eng.wf_volumes
+    shared = _shared(eng)
+    found = shared.volumes
     if found is None:
         found = [v for v in eng.spec.get("volumes") or [] if isinstance(v, dict)]
         for claim in eng.spec.get("volumeClaimTemplates") or []:
             name = ((claim or {}).get("metadata") or {}).get("name")
             if name:
                 found.append({"name": name, "persistentVolumeClaim": {"claimName": f"{eng.name}-{name}"}})
-        eng.wf_volumes = found
+        shared.volumes = found
     return found
 
 

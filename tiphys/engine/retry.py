@@ -13,13 +13,14 @@ from tiphys.errors import TiphysError
 from tiphys.expr import exprlang
 
 if TYPE_CHECKING:
-    from tiphys.engine.core import Ctx, Engine, Frame
+    from tiphys.engine.frames import Ctx, Frame
+    from tiphys.engine.frames import Interpreter as Engine
 
 
 def start(eng: Engine, name: str, display: str, tmpl: dict[str, Any], ctx: Ctx, bound: dict[str, Any],
           strategy: dict[str, Any], boundary: str | None, parent: str | None, waiter: Frame, depth: int) -> str:
     node = eng.new_node(name, display, "Retry", template=tmpl.get("name"), boundary=boundary, parent=parent, ctx=ctx)
-    eng.waiters[node["id"]] = waiter
+    eng.tree.waiters[node["id"]] = waiter
     RetryFrame(eng, node, tmpl, ctx, bound, strategy or {}, boundary, depth).attempt(0)
     return node["id"]
 

@@ -8,13 +8,20 @@ from __future__ import annotations
 from collections import ChainMap, deque
 from typing import TYPE_CHECKING, Any
 
-from tiphys.engine import loops, outputs, phases, scope
+from tiphys.engine import exit_hooks, hooks, loops, outputs, phases, scope
+from tiphys.engine.podqueue import limit
 from tiphys.errors import TiphysError
 from tiphys.expr import govaluate
 from tiphys.expr import template as tpl
 
 if TYPE_CHECKING:
-    from tiphys.engine.core import Ctx, Engine
+    from tiphys.engine.frames import Ctx
+    from tiphys.engine.frames import Interpreter as Engine
+
+
+def start(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], ctx: Ctx, sc: ChainMap, bound: dict[str, Any],
+          depth: int) -> None:
+    StepsFrame(eng, node, tmpl, ctx, sc, depth).start()
 
 
 def evaluate_when(when: Any, sc: Any) -> tuple[bool, str]:
@@ -36,7 +43,7 @@ class StepsFrame:
         self.pending = 0
         self.queue: deque[tuple[str, str, dict[str, Any], Any]] = deque()
         self.running = 0
-        self.parallelism = tmpl.get("parallelism")
+        self.parallelism = limit(tmpl.get("parallelism"))
         self.fail_fast = bool(tmpl.get("failFast"))
         self.failed = False
 
@@ -81,7 +88,7 @@ class StepsFrame:
     def _launch(self, name: str, display: str, step: dict[str, Any], item: tuple[Any] | None) -> None:
         self.pending += 1
         sc = self.scope.new_child(scope.item_vars(item[0])) if item is not None else self.scope
-        if self.parallelism is not None and self.running >= int(self.parallelism):
+        if self.parallelism is not None and self.running >= self.parallelism:
             self.queue.append((name, display, step, sc))
             return
         self._run(name, display, step, sc)
@@ -107,9 +114,11 @@ class StepsFrame:
             nid = eng.error_node(name, display, self.node["id"], self.group_id, self, str(exc))
             self.children[nid] = step
             return
-        waiter = self if not _exit_hook(step) else _HookFrame(self, step, sc)
+        waiter, hooked = hooks.wrap(eng, exit_hooks.wrap(self, step, sc), step, name, display, "steps", sc,
+                                    self.ctx, self.node["id"], self.depth)
         nid = eng.invoke(name, display, call, self.ctx, sc, self.node["id"], self.group_id, waiter,
                          depth=self.depth + 1)
+        hooked(nid)
         self.children[nid] = step
 
     def child_done(self, eng: Engine, child_id: str) -> None:
@@ -122,7 +131,7 @@ class StepsFrame:
             if self.fail_fast:
                 self.pending -= len(self.queue)
                 self.queue.clear()
-        while self.queue and (self.parallelism is None or self.running < int(self.parallelism)):
+        while self.queue and (self.parallelism is None or self.running < self.parallelism):
             self._run(*self.queue.popleft())
         if self.pending == 0:
             self._group_done()
@@ -149,7 +158,7 @@ class StepsFrame:
             if loops.has_loop(step) and step.get("name") not in by_step:
                 self.vars.update(scope.aggregate_vars(f"steps.{step.get('name')}", phases.SUCCEEDED, [], ""))
         self.prev_children = [o for c in self.children for o in eng.outbound(c)] or [self.group_id]
-        broken = next((eng.nodes[c] for c in self.children if c in eng.invocation_errors), None)
+        broken = next((eng.nodes[c] for c in self.children if c in eng.tree.invocation_errors), None)
         if broken is not None:
             msg = f"step group deemed errored due to child {broken['name']} error: {broken.get('message', '')}"
             eng.complete(self.group_id, phases.ERROR, msg)
@@ -183,39 +192,3 @@ class StepsFrame:
 
 def _aggregate_phase(nodes: list[dict[str, Any]]) -> str:
     return next((n["phase"] for n in nodes if phases.failed_or_error(n["phase"])), phases.SUCCEEDED)
-
-
-def _exit_hook(step: dict[str, Any]) -> dict[str, Any] | None:
-    hook = (step.get("hooks") or {}).get("exit")
-    if hook:
-        return hook
-    if step.get("onExit"):
-        return {"template": step["onExit"]}
-    return None
-
-
-class _HookFrame:
-    """Runs a step's or task's exit hook after it finishes, then tells the parent frame."""
-
-    def __init__(self, parent: Any, step: dict[str, Any], sc: Any):
-        self.parent, self.step, self.scope = parent, step, sc
-        self.main_id: str | None = None
-
-    def child_done(self, eng: Engine, child_id: str) -> None:
-        if self.main_id is not None:
-            self.parent.child_done(eng, self.main_id)
-            return
-        self.main_id = child_id
-        node = eng.nodes[child_id]
-        hook = _exit_hook(self.step) or {}
-        sc = self.scope.new_child({"steps.status": node["phase"], "tasks.status": node["phase"],
-                                   **scope.node_vars(f"steps.{self.step.get('name')}", node),
-                                   **scope.node_vars(f"tasks.{self.step.get('name')}", node)})
-        try:
-            call = tpl.render_obj(hook, sc)
-        except TiphysError as exc:
-            eng.error_node(f"{node['name']}.onExit", f"{node['displayName']}.onExit", node.get("boundaryID"),
-                           child_id, self, str(exc))
-            return
-        eng.invoke(f"{node['name']}.onExit", f"{node['displayName']}.onExit", call, self.parent.ctx, sc,
-                   node.get("boundaryID"), child_id, self, depth=self.parent.depth + 1)

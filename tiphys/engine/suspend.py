@@ -1,7 +1,7 @@
 """Suspend nodes: open until their `duration` passes or `argo resume` / `argo node set` ends them.
 
-An open suspend node is in `eng.open_suspends`; the output parameters `argo node set` gives it
-before it ends wait in `eng.supplied`.
+The open suspend nodes and the output parameters `argo node set` gives them before they end
+are this kind's own state (`Open`, kept in `eng.extras`); a stopping workflow fails them.
 """
 from __future__ import annotations
 
@@ -10,21 +10,47 @@ from typing import TYPE_CHECKING, Any
 from tiphys.engine import actions as A
 from tiphys.engine import durations, nodesel, phases
 from tiphys.errors import TiphysError
+from tiphys.expr import template as tpl
 
 if TYPE_CHECKING:
-    from tiphys.engine.core import Engine
+    from tiphys.engine.frames import Ctx
+    from tiphys.engine.frames import Interpreter as Engine
 
 
-def start(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], sc: Any) -> None:
+class Open:
+    """The suspend nodes still open (id -> template) and what `argo node set` gave them."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.supplied: dict[str, dict[str, str]] = {}
+
+    def stop(self, eng: Engine, message: str) -> None:
+        for nid in list(self.nodes):
+            self.nodes.pop(nid)
+            eng.cancel_timer(f"resume:{nid}")
+            eng.complete(nid, phases.FAILED, message)
+
+
+def open_nodes(eng: Engine) -> Open:
+    found = eng.extras.get("suspend")
+    if found is None:
+        found = eng.extras["suspend"] = Open()
+        eng.on_stop.append(found.stop)
+    return found
+
+
+def start(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], ctx: Ctx, sc: Any, bound: dict[str, Any],
+          depth: int) -> None:
     nid = node["id"]
-    eng.open_suspends[nid] = tmpl
+    state = open_nodes(eng)
+    state.nodes[nid] = tmpl
     duration = (tmpl.get("suspend") or {}).get("duration")
     if duration in (None, ""):
         return
     try:
-        secs = durations.seconds(eng.render(duration, sc), "suspend.duration")
+        secs = durations.seconds(tpl.render_obj(duration, sc), "suspend.duration")
     except TiphysError as exc:
-        eng.open_suspends.pop(nid, None)
+        state.nodes.pop(nid, None)
         eng.complete(nid, phases.ERROR, str(exc))
         return
     eng.set_timer(f"resume:{nid}", eng.now + secs, lambda: resume(eng, nid, phases.SUCCEEDED, None))
@@ -33,11 +59,12 @@ def start(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], sc: Any) -> N
 def resume(eng: Engine, nid: str, phase: str, message: str | None, params: dict[str, str] | None = None) -> None:
     """End a suspend node; its output parameters come from `argo node set` (supplied) or
     their `valueFrom.default`."""
-    tmpl = eng.open_suspends.pop(nid, None)
+    state = open_nodes(eng)
+    tmpl = state.nodes.pop(nid, None)
     if tmpl is None:
         return
-    eng.timers.pop(f"resume:{nid}", None)
-    values = {**eng.supplied.pop(nid, {}), **(params or {})}
+    eng.cancel_timer(f"resume:{nid}")
+    values = {**state.supplied.pop(nid, {}), **(params or {})}
     found = []
     for p in (tmpl.get("outputs") or {}).get("parameters") or []:
         vf = p.get("valueFrom") or {}
@@ -67,7 +94,7 @@ def set_matching(eng: Engine, ev: A.NodesSet) -> None:
         if ev.phase and phases.completed(ev.phase):
             resume(eng, nid, ev.phase, ev.message, params)
             continue
-        eng.supplied.setdefault(nid, {}).update(params)
+        open_nodes(eng).supplied.setdefault(nid, {}).update(params)
         if ev.message:
             eng.nodes[nid]["message"] = ev.message
         if params:
@@ -81,4 +108,4 @@ def _matching(eng: Engine, selector: str) -> list[str]:
         terms = nodesel.parse(selector)
     except TiphysError:
         return []   # the shell validates selectors before sending them
-    return [nid for nid in eng.open_suspends if nodesel.matches(terms, eng.nodes[nid])]
+    return [nid for nid in open_nodes(eng).nodes if nodesel.matches(terms, eng.nodes[nid])]
