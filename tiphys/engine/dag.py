@@ -10,7 +10,7 @@ from collections import ChainMap, deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tiphys.engine import loops, outputs, phases, scope
+from tiphys.engine import loops, outputs, phases, scope, skipped
 from tiphys.engine.steps import _exit_hook, _HookFrame, evaluate_when
 from tiphys.errors import ExpressionError, TiphysError
 from tiphys.expr import depends
@@ -155,7 +155,7 @@ class DagFrame:
                                       f"when '{rendered}' evaluated false", task.get("template")))
                 return
         try:
-            call = tpl.render_obj({k: v for k, v in task.items() if k not in _LOOP_KEYS}, sc)
+            call = skipped.render_call({k: v for k, v in task.items() if k not in _LOOP_KEYS}, sc)
         except TiphysError as exc:
             mark(eng.error_node(node_name, display, self.node["id"], parent, waiter, str(exc)))
             return
@@ -216,7 +216,7 @@ class DagFrame:
             kids = [eng.nodes[c] for c in node.get("children") or [] if c not in self.node_task]
             self.vars.update(scope.aggregate_vars(f"tasks.{name}", node["phase"], kids, child_id))
         else:
-            self.vars.update(scope.node_vars(f"tasks.{name}", node))
+            self.vars.update(skipped.node_vars(eng, f"tasks.{name}", node, self.tasks[name], self.ctx))
         for d in self.dependents[name]:
             if d in self.needed:
                 self._consider(d)

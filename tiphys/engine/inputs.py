@@ -12,6 +12,7 @@ from tiphys.expr import template as tpl
 _TAG = re.compile(r"^\s*\{\{\s*([^{}=][^{}]*?)\s*\}\}\s*$")
 
 Lookup = Callable[[str], Any]
+ABSENT = "absent"   # an argument parameter that named an absent output: its message (skipped.py)
 
 
 def bind(tmpl: dict[str, Any], arguments: dict[str, Any], lookup_artifact: Lookup,
@@ -33,6 +34,8 @@ def bind(tmpl: dict[str, Any], arguments: dict[str, Any], lookup_artifact: Looku
             value = render(decl["value"])
         elif "default" in decl:
             value = render(decl["default"])
+        elif arg is not None and ABSENT in arg:
+            raise SpecError(f"inputs.parameters.{name}: {arg[ABSENT]}")
         else:
             raise SpecError(f"inputs.parameters.{name} was not supplied", path=f"templates.{tmpl.get('name')}.inputs")
         value = tpl.format_value(value)
