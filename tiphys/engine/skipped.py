@@ -44,34 +44,38 @@ def node_vars(eng: Engine, prefix: str, node: dict[str, Any], call: dict[str, An
             defaults.append({"name": decl["name"], "value": tpl.format_value(vf["default"])})
         else:
             key = f"{prefix}.outputs.parameters.{decl['name']}"
-            absent[key] = tpl.Absent(_message(key, node, f"output parameter {decl['name']!r}"))
+            absent[key] = tpl.Absent(_message(key, node, f"output parameter {decl['name']!r}",
+                                              "it declares no valueFrom.default"))
     for decl in declared.get("artifacts") or []:
         key = f"{prefix}.outputs.artifacts.{decl['name']}"
-        absent[key] = tpl.Absent(_message(key, node, f"output artifact {decl['name']!r}"))
+        absent[key] = tpl.Absent(_message(key, node, f"output artifact {decl['name']!r}", "artifacts have no default"))
     if defaults:
         node.setdefault("outputs", {})["parameters"] = defaults
     return {**absent, **scope.node_vars(prefix, node)}
 
 
-def _message(key: str, node: dict[str, Any], what: str) -> str:
+def _message(key: str, node: dict[str, Any], what: str, why: str) -> str:
     return (f"unable to resolve {{{{{key}}}}}: {node['displayName']!r} was {node['phase']}, so its {what} "
-            "is an absent optional (it declares no valueFrom.default)")
+            f"is an absent optional ({why})")
 
 
 def render_call(call: dict[str, Any], sc: Any) -> dict[str, Any]:
-    """Render a step's/task's call; an argument parameter naming an absent output is passed on
-    marked absent, so the callee's input default can stand in (see inputs.bind)."""
+    """Render a step's/task's call; an argument (parameter or artifact) naming an absent output
+    is passed on marked absent, so the callee's input default can stand in (see inputs.bind)."""
     args = call.get("arguments")
-    params = (args or {}).get("parameters") if isinstance(args, dict) else None
-    if not params:
+    if not isinstance(args, dict) or not (args.get("parameters") or args.get("artifacts")):
         return tpl.render_obj(call, sc)
-    rest = tpl.render_obj({**call, "arguments": {k: v for k, v in args.items() if k != "parameters"}}, sc)
-    rendered = []
-    for p in params:
-        try:
-            rendered.append(tpl.render_obj(p, sc))
-        except tpl.AbsentValue as exc:
-            name = tpl.render(str(p.get("name", "")), sc) if isinstance(p, dict) else ""
-            rendered.append({"name": name, inputs.ABSENT: exc.message})
-    rest["arguments"]["parameters"] = rendered
+    kinds = ("parameters", "artifacts")
+    rest = tpl.render_obj({**call, "arguments": {k: v for k, v in args.items() if k not in kinds}}, sc)
+    for kind in kinds:
+        if args.get(kind):
+            rest["arguments"][kind] = [_render_argument(a, sc) for a in args[kind]]
     return rest
+
+
+def _render_argument(arg: Any, sc: Any) -> Any:
+    try:
+        return tpl.render_obj(arg, sc)
+    except tpl.AbsentValue as exc:
+        name = tpl.render(str(arg.get("name", "")), sc) if isinstance(arg, dict) else ""
+        return {"name": name, inputs.ABSENT: exc.message}

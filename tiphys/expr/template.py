@@ -8,6 +8,8 @@ variables are not known yet (late variables such as `item`, `retries`,
 Choices where Argo is silent or non-deterministic:
 * a simple tag whose value is None renders as the empty string;
 * an expression that evaluates to nil stays verbatim (Argo's allowUnresolved path);
+* an `Absent` scope value (an output of a step/task that never ran) fails a simple tag and is
+  nil to an expression;
 * in `expand`, a leaf value wins over deeper keys (`workflow.creationTimestamp` stays the
   RFC 3339 string although `workflow.creationTimestamp.Y` exists), except a string leaf
   holding a JSON object/array rendering (`inputs.parameters`, `steps.X.outputs.parameters`),
