@@ -271,7 +271,8 @@ class Engine:
         self.timers.pop(key, None)
 
     def _workflow_deadline(self) -> None:
-        self.stop("Step exceeded its deadline", terminate=True)
+        # as `argo stop`, not terminate: the exit handler still runs (its pods ignore the deadline)
+        self.stop("Step exceeded its deadline", terminate=False)
         self.user_stop = False  # the workflow's message then comes from its entrypoint node
 
     def stop(self, message: str, *, terminate: bool) -> None:

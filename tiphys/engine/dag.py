@@ -10,7 +10,7 @@ from collections import ChainMap, deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tiphys.engine import exit_hooks, hooks, loops, outputs, phases, scope
+from tiphys.engine import exit_hooks, hooks, loops, outputs, phases, scope, skipped
 from tiphys.engine.podqueue import limit
 from tiphys.engine.steps import evaluate_when
 from tiphys.errors import ExpressionError, TiphysError
@@ -162,7 +162,7 @@ class DagFrame:
                                       f"when '{rendered}' evaluated false", task.get("template")))
                 return
         try:
-            call = tpl.render_obj({k: v for k, v in task.items() if k not in _LOOP_KEYS}, sc)
+            call = skipped.render_call({k: v for k, v in task.items() if k not in _LOOP_KEYS}, sc)
         except TiphysError as exc:
             mark(eng.error_node(node_name, display, self.node["id"], parent, waiter, str(exc)))
             return
@@ -225,7 +225,7 @@ class DagFrame:
             kids = [eng.nodes[c] for c in node.get("children") or [] if c not in self.node_task]
             self.vars.update(scope.aggregate_vars(f"tasks.{name}", node["phase"], kids, child_id))
         else:
-            self.vars.update(scope.node_vars(f"tasks.{name}", node))
+            self.vars.update(skipped.node_vars(eng, f"tasks.{name}", node, self.tasks[name], self.ctx))
         for d in self.dependents[name]:
             if d in self.needed:
                 self._consider(d)

@@ -12,6 +12,8 @@ from tiphys.expr import template as tpl
 _TAG = re.compile(r"^\s*\{\{\s*([^{}=][^{}]*?)\s*\}\}\s*$")
 
 Lookup = Callable[[str], Any]
+_SOURCES = ("s3", "gcs", "http", "git", "artifactory", "hdfs", "oss", "azure")
+ABSENT = "absent"   # an argument parameter that named an absent output: its message (skipped.py)
 
 
 def bind(tmpl: dict[str, Any], arguments: dict[str, Any], lookup_artifact: Lookup,
@@ -33,6 +35,8 @@ def bind(tmpl: dict[str, Any], arguments: dict[str, Any], lookup_artifact: Looku
             value = render(decl["value"])
         elif "default" in decl:
             value = render(decl["default"])
+        elif arg is not None and ABSENT in arg:
+            raise SpecError(f"inputs.parameters.{name}: {arg[ABSENT]}")
         else:
             raise SpecError(f"inputs.parameters.{name} was not supplied", path=f"templates.{tmpl.get('name')}.inputs")
         value = tpl.format_value(value)
@@ -45,7 +49,12 @@ def bind(tmpl: dict[str, Any], arguments: dict[str, Any], lookup_artifact: Looku
     arts: dict[str, Any] = {}
     for decl in (tmpl.get("inputs") or {}).get("artifacts") or []:
         name = decl["name"]
-        merged = {**decl, **given_arts.get(name, {})}
+        given_art = given_arts.get(name, {})
+        if ABSENT in given_art:   # it named an absent output: the input's own source or optional stands in
+            if not decl.get("optional") and not any(k in decl for k in ("from", "raw", *_SOURCES)):
+                raise SpecError(f"inputs.artifacts.{name}: {given_art[ABSENT]}")
+            given_art = {}
+        merged = {**decl, **given_art}
         arts[name] = resolve_artifact(merged, lookup_artifact, tmpl.get("name", ""))
     return {"parameters": params, "artifacts": arts}
 
@@ -66,7 +75,7 @@ def resolve_artifact(art: dict[str, Any], lookup: Lookup, where: str) -> dict[st
         return {"raw": str((art["raw"] or {}).get("data", "")), "mode": art.get("mode")}
     if art.get("optional"):
         return None
-    for kind in ("s3", "gcs", "http", "git", "artifactory", "hdfs", "oss", "azure"):
+    for kind in _SOURCES:
         if kind in art:
             raise SpecError(f"input artifact {art['name']!r}: {kind} artifacts are not supported by Tiphys yet",
                             path=f"templates.{where}.inputs.artifacts")

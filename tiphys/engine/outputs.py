@@ -109,6 +109,8 @@ def for_template(tmpl: dict[str, Any], sc: Any) -> tuple[dict[str, Any], list[st
                 value = tpl.format_value(exprlang.evaluate(vf["expression"], tpl.expand(sc)))
             elif "value" in decl:
                 value = tpl.render(str(decl["value"]), sc)
+        except tpl.AbsentValue:
+            value = None    # an output of a step/task that never ran: the default, if any, stands in
         except TiphysError as exc:
             problems.append(f"output parameter {decl['name']!r}: {exc}")
         if value is None and "default" in vf:

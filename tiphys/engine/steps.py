@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import ChainMap, deque
 from typing import TYPE_CHECKING, Any
 
-from tiphys.engine import exit_hooks, hooks, loops, outputs, phases, scope
+from tiphys.engine import exit_hooks, hooks, loops, outputs, phases, scope, skipped
 from tiphys.engine.podqueue import limit
 from tiphys.errors import TiphysError
 from tiphys.expr import govaluate
@@ -109,7 +109,7 @@ class StepsFrame:
                 self.children[nid] = step
                 return
         try:
-            call = tpl.render_obj({k: v for k, v in step.items() if k not in ("withItems", "withParam", "withSequence", "when")}, sc)
+            call = skipped.render_call({k: v for k, v in step.items() if k not in ("withItems", "withParam", "withSequence", "when")}, sc)
         except TiphysError as exc:
             nid = eng.error_node(name, display, self.node["id"], self.group_id, self, str(exc))
             self.children[nid] = step
@@ -153,7 +153,7 @@ class StepsFrame:
             if sname in looped:
                 self.vars.update(scope.aggregate_vars(prefix, _aggregate_phase(nodes), nodes, nodes[0]["id"]))
             else:
-                self.vars.update(scope.node_vars(prefix, nodes[0]))
+                self.vars.update(skipped.node_vars(eng, prefix, nodes[0], self.children[nodes[0]["id"]], self.ctx))
         for step in self.groups[self.index] or []:
             if loops.has_loop(step) and step.get("name") not in by_step:
                 self.vars.update(scope.aggregate_vars(f"steps.{step.get('name')}", phases.SUCCEEDED, [], ""))

@@ -8,6 +8,8 @@ variables are not known yet (late variables such as `item`, `retries`,
 Choices where Argo is silent or non-deterministic:
 * a simple tag whose value is None renders as the empty string;
 * an expression that evaluates to nil stays verbatim (Argo's allowUnresolved path);
+* an `Absent` scope value (an output of a step/task that never ran) fails a simple tag and is
+  nil to an expression;
 * in `expand`, a leaf value wins over deeper keys (`workflow.creationTimestamp` stays the
   RFC 3339 string although `workflow.creationTimestamp.Y` exists), except a string leaf
   holding a JSON object/array rendering (`inputs.parameters`, `steps.X.outputs.parameters`),
@@ -25,6 +27,22 @@ from tiphys.expr.exprlang import UnknownVariable, evaluate
 
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
 _LATE_MEMBERS = ("workflow.status", "workflow.failures")
+
+
+class Absent:
+    """A variable that exists but has no value: an output of a node that never ran (a
+    Skipped or Omitted step/task) with no `valueFrom.default`. A simple tag naming it fails
+    with `message`; an expression sees nil (so `??` can choose a fallback)."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"Absent({self.message!r})"
+
+
+class AbsentValue(ExpressionError):
+    """A simple tag named an Absent variable."""
 
 
 class _Branch(dict):  # type: ignore[type-arg]
@@ -50,7 +68,7 @@ def _insert(tree: dict[str, Any], parts: list[str], value: Any) -> None:
 def _plain(value: Any) -> Any:
     if isinstance(value, _Branch):
         return {k: _plain(v) for k, v in value.items()}
-    return value
+    return None if isinstance(value, Absent) else value
 
 
 def expand(scope: Mapping[str, Any]) -> dict[str, Any]:
@@ -105,7 +123,10 @@ class _Renderer:
             return self.expression(content[1:], match.group(0))
         name = content.strip()
         if name in self.scope:
-            return format_value(self.scope[name])
+            value = self.scope[name]
+            if isinstance(value, Absent):
+                raise AbsentValue(value.message)
+            return format_value(value)
         if any(name.startswith(prefix) for prefix in self.strict):
             raise ExpressionError(f"failed to resolve {{{{{name}}}}}")
         return match.group(0)
