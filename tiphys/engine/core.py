@@ -100,6 +100,10 @@ class Engine:
     def add_child(self, parent: str, child: str) -> None:
         self.tree.add_child(parent, child)
 
+    def resolve(self, call: dict[str, Any], ctx: Ctx) -> tuple[dict[str, Any], Ctx]:
+        """The template `call` names, seen from `ctx`, with `templateDefaults` applied."""
+        return templates.resolve(call, ctx, self.registry, self.defaults)
+
     def emit(self, action: A.Action) -> None:
         self.out.append(action)
 
@@ -154,7 +158,7 @@ class Engine:
         try:
             if depth + 1 >= MAX_RECURSION:
                 raise SpecError(RECURSION_MESSAGE)
-            tmpl, tctx = templates.resolve(call, ctx, self.registry, self.defaults)
+            tmpl, tctx = self.resolve(call, ctx)
             args = call.get("arguments") or {}
             bound = inputs.bind(tmpl, args, lambda key: caller_scope.get(key),
                                 lambda v: tpl.render_obj(v, ChainMap(self.globals)))

@@ -21,7 +21,8 @@ from tiphys.errors import TiphysError
 from tiphys.expr import template as tpl
 
 if TYPE_CHECKING:
-    from tiphys.engine.core import Ctx, Engine
+    from tiphys.engine.frames import Ctx
+    from tiphys.engine.frames import Interpreter as Engine
 
 NOT_RUN = (phases.SKIPPED, phases.OMITTED)
 
