@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from tiphys.engine import actions as A
-from tiphys.engine import inputs, names, phases, pods, scope, suspend
+from tiphys.engine import containerset, inputs, names, phases, pods, scope, suspend
 from tiphys.errors import SpecError, TiphysError
 from tiphys.expr import template as tpl
 
@@ -27,7 +27,9 @@ RECURSION_MESSAGE = ("Maximum recursion depth exceeded. See "
                      "https://argo-workflows.readthedocs.io/en/release-4.1/scaling/#maximum-recursion-depth")
 TYPE_FIELDS = ("container", "script", "steps", "dag", "suspend", "resource", "http", "data",
                "containerSet", "plugin")
-NODE_TYPES = {"container": "Pod", "script": "Pod", "steps": "Steps", "dag": "DAG", "suspend": "Suspend"}
+NODE_TYPES = {"container": "Pod", "script": "Pod", "steps": "Steps", "dag": "DAG", "suspend": "Suspend",
+              "containerSet": "Pod"}
+POD_KINDS = ("container", "script", "containerSet")
 
 Registry = Callable[[str, str], "dict[str, Any] | None"]
 
@@ -267,7 +269,7 @@ class Engine:
             self.invocation_errors.add(nid)
             return nid
         retry = tmpl.get("retryStrategy", self.spec.get("retryStrategy"))
-        if retry is not None and ("container" in tmpl or "script" in tmpl or "steps" in tmpl or "dag" in tmpl):
+        if retry is not None and any(k in tmpl for k in (*POD_KINDS, "steps", "dag")):
             from tiphys.engine import retry as retry_mod
             return retry_mod.start(self, name, display, tmpl, tctx, bound, retry, boundary, parent, waiter, depth)
         nid = self.run_template(name, display, tmpl, tctx, bound, boundary, parent, waiter, depth=depth)
@@ -293,14 +295,16 @@ class Engine:
             local["retries"] = str(retries)
         sc = ChainMap(local, self.globals)
         node = self.new_node(name, display, NODE_TYPES[kind], template=tname, boundary=boundary, parent=parent,
-                             ctx=ctx, phase=phases.PENDING if kind in ("container", "script") else phases.RUNNING,
-                             started=kind not in ("container", "script"))
+                             ctx=ctx, phase=phases.PENDING if kind in POD_KINDS else phases.RUNNING,
+                             started=kind not in POD_KINDS)
         nid = node["id"]
         self.waiters[nid] = waiter
         if bound["parameters"] or bound["artifacts"]:
             node["inputs"] = _inputs_status(bound, tmpl)
         if kind in ("container", "script"):
             pods.queue(self, node, tmpl, sc, bound)
+        elif kind == "containerSet":
+            containerset.queue(self, node, tmpl, sc, bound)
         elif kind == "steps":
             from tiphys.engine import steps
             steps.StepsFrame(self, node, tmpl, ctx, sc, depth).start()
@@ -325,6 +329,8 @@ class Engine:
             node["startedAt"] = names.timestamp(self.now)
             node["podName"] = info["pod"]
             self.running_pods.add(nid)
+            if "containerSet" in info["template"]:
+                containerset.open_containers(self, nid, info)
             self.out.append(pods.start_action(nid, info))
 
     def _pod_exited(self, ev: A.PodExited) -> None:
@@ -335,7 +341,10 @@ class Engine:
         self.pod_done += 1
         node = self.nodes[ev.node_id]
         from tiphys.engine import outputs
-        phase, message, outs = outputs.for_pod(info, ev, self.stopping)
+        if "containerSet" in info["template"]:
+            phase, message, outs = containerset.exited(self, ev.node_id, info, ev)
+        else:
+            phase, message, outs = outputs.for_pod(info, ev, self.stopping)
         if outs:
             node["outputs"] = outs
         if phase == phases.SUCCEEDED:

@@ -45,7 +45,8 @@ def start_action(nid: str, info: dict[str, Any]) -> A.StartPod:
         artifacts=tuple(A.OutputArtifact(a["name"], a["path"], "none" if "none" in (a.get("archive") or {}) else "tgz",
                                          bool(a.get("optional")))
                         for a in (tmpl.get("outputs") or {}).get("artifacts") or [] if a.get("path")),
-        deadline=info["deadline"][0] if info["deadline"] else None)
+        deadline=info["deadline"][0] if info["deadline"] else None,
+        containers=tuple((info.get("containers") or {}).items()))
 
 
 def _render(eng: Engine, tmpl: dict[str, Any], sc: Any) -> dict[str, Any]:
