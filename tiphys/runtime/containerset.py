@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -169,7 +170,7 @@ async def run(runner: Runner, action: A.StartPod, workdir: Path) -> None:
         if timer:
             timer.cancel()
         runner.handles.pop(action.node_id, None)
-    runner.events.put_nowait(_event(runner, action, workdir, results, reports, pod.stopped))
+    runner.events.put_nowait(_event(runner, action, workdir, specs, results, reports, pod.stopped))
 
 
 def _report(code: int | None, reason: str, message: str, error: str | None = None) -> dict[str, Any]:
@@ -190,8 +191,27 @@ def _from_result(result: StepResult) -> dict[str, Any]:
     return _report(code, "Completed" if code == 0 else "Error", "")
 
 
-def _event(runner: Runner, action: A.StartPod, workdir: Path, results: dict[str, StepResult],
-           reports: dict[str, dict[str, Any]], stopped: bool) -> A.PodExited:
+def _settled_outputs(spec: StepSpec, result: StepResult) -> StepResult:
+    """`main`'s outputs on a volume with a host folder, read once every container ended (as
+    Argo's wait container does): a sibling may write them after `main` exited."""
+    outputs = dict(result.outputs)
+    for path in spec.output_paths:
+        mount = max((m for m in spec.mounts if m.source is not None and _under(path, m.path)),
+                    key=lambda m: len(m.path), default=None)
+        if mount is None:
+            continue
+        rel = path[len(mount.path.rstrip("/")):].lstrip("/")
+        found = Path(mount.source) / rel if rel else Path(mount.source)  # type: ignore[arg-type]
+        outputs[path] = found if os.path.lexists(found) else None
+    return dataclasses.replace(result, outputs=outputs)
+
+
+def _under(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def _event(runner: Runner, action: A.StartPod, workdir: Path, specs: dict[str, StepSpec],
+           results: dict[str, StepResult], reports: dict[str, dict[str, Any]], stopped: bool) -> A.PodExited:
     """The pod's PodExited: `main`'s outputs, every container's report; logs queued per container."""
     nodes = dict(action.containers)
     wf_name = runner.wf["metadata"]["name"]
@@ -205,10 +225,12 @@ def _event(runner: Runner, action: A.StartPod, workdir: Path, results: dict[str,
     deadline = action.node_id in runner.deadlines
     errors = [f"{n}: {r['error']}" for n, r in reports.items() if r.get("error")]
     main = results.get(MAIN)
+    if main is not None and MAIN in specs:
+        main = _settled_outputs(specs[MAIN], main)
     if main is not None:
         event = steps.collect(action, main, runner.repo, runner.prefix, deadline, main_out)
     else:
         event = A.PodExited(action.node_id, None, deadline_exceeded=deadline)
     return dataclasses.replace(event, exit_code=reports.get(MAIN, {}).get("exitCode"),
                                stopped=stopped and not deadline, oom_killed=False,
-                               error=event.error or ("; ".join(errors) if errors else None), containers=reports)
+                               error="; ".join(errors) if errors else event.error, containers=reports)
