@@ -173,6 +173,11 @@ async def run(runner: Runner, action: A.StartPod, workdir: Path) -> None:
     runner.events.put_nowait(_event(runner, action, workdir, specs, results, reports, pod.stopped))
 
 
+def pretend(action: A.StartPod, code: int) -> dict[str, dict[str, Any]]:
+    """A dry run's reports: every container of the set exited with `code` (none for other pods)."""
+    return {name: _report(code, "Completed" if code == 0 else "Error", "") for name, _ in action.containers}
+
+
 def _report(code: int | None, reason: str, message: str, error: str | None = None) -> dict[str, Any]:
     found: dict[str, Any] = {"exitCode": code, "reason": reason, "message": message}
     if error:

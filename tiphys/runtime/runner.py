@@ -283,7 +283,8 @@ class Runner:
             self.plan(action.pod_name, argv)
         mock = self.mocks.get(action.template.get("name", ""), {})
         return A.PodExited(action.node_id, mock.get("exit_code", 0), mock.get("stdout", ""),
-                           parameters={n: mock.get("parameters", {}).get(n) for n, _ in action.parameter_paths})
+                           parameters={n: mock.get("parameters", {}).get(n) for n, _ in action.parameter_paths},
+                           containers=containerset.pretend(action, mock.get("exit_code", 0)))
 
     def _deadline(self, node_id: str) -> None:
         handle = self.handles.get(node_id)
