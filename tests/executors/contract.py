@@ -289,3 +289,16 @@ def test_missing_volume_source_is_an_error(tmp_path, backend):
     from tiphys.executors.base import Mount
     r = execute(backend, sh(tmp_path, "true", mounts=(Mount("/data", tmp_path / "absent"),)))
     assert r.exit_code is None and r.error
+
+
+def test_attempts_rerun_the_command_in_the_same_container(tmp_path, backend):
+    """containerSet retryStrategy: the second run finds the file the first one left in its
+    working directory; runs stop at the first success, or after `attempts` with the last code."""
+    script = "echo run; if test -f marker; then exit 0; fi; touch marker; exit 1"
+    r = execute(backend, sh(tmp_path, script, attempts=3, working_dir="/work"))
+    assert (r.exit_code, r.error) == (0, None), r.stderr.read_text()
+    assert r.stdout.read_text() == "run\nrun\n"
+    failing = execute(backend, sh(tmp_path, "echo again; exit 5", attempts=2, attempt_delay=0.1))
+    assert (failing.exit_code, failing.stdout.read_text()) == (5, "again\nagain\n")
+    missing = execute(backend, spec(tmp_path, command=("no-such-program",), attempts=3))
+    assert missing.exit_code == 127 and "no-such-program: not found" in missing.stderr.read_text()

@@ -35,6 +35,7 @@ class StartPod:
     parameter_paths: tuple[tuple[str, str], ...] = ()   # (parameter name, path)
     artifacts: tuple[OutputArtifact, ...] = ()
     deadline: float | None = None            # seconds after start, then the pod is stopped
+    containers: tuple[tuple[str, str], ...] = ()   # containerSet: (container name, its Container node id)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class PodExited:
     deadline_exceeded: bool = False
     stopped: bool = False
     error: str | None = None
+    # containerSet: container name -> {"exitCode": int | None, "reason", "message", "error"}
+    containers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

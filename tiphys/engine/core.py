@@ -210,7 +210,8 @@ class Engine:
         if info is None:
             return
         node = self.nodes[ev.node_id]
-        phase, message, outs = outputs.for_pod(info, ev, self.stopping)
+        finish = info.get("on_exit")   # a kind's own reading of its pod's exit (containerSet)
+        phase, message, outs = finish(info, ev) if finish else outputs.for_pod(info, ev, self.stopping)
         if outs:
             node["outputs"] = outs
         if phase == phases.SUCCEEDED:

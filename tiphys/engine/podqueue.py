@@ -37,7 +37,8 @@ class PodQueue:
         self.total = self.done = 0
 
     def enqueue(self, nid: str, info: dict[str, Any]) -> None:
-        """`info` holds at least `pod` (its name) and `action` (the StartPod to emit)."""
+        """`info` holds at least `pod` (its name) and `action` (the StartPod to emit); a kind may
+        add `on_start()` (run when the pod starts) and `on_exit(info, event)` (read its exit)."""
         self.total += 1
         self.info[nid] = info
         self.queued.append(nid)
@@ -57,6 +58,8 @@ class PodQueue:
             node["startedAt"] = names.timestamp(self.tree.now)
             node["podName"] = info["pod"]
             self.running.add(nid)
+            if info.get("on_start"):
+                info["on_start"]()
             out.append(info["action"])
         return out
 

@@ -34,7 +34,13 @@ def _shared(eng: Engine) -> _Shared:
 
 def start(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], ctx: Ctx, sc: Any, bound: dict[str, Any],
           depth: int) -> None:
-    """Queue the pod of `node`; a template that cannot be substituted ends the node in Error."""
+    queue(eng, node, tmpl, sc, bound)
+
+
+def queue(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], sc: Any, bound: dict[str, Any],
+          **extra: Any) -> None:
+    """Queue the pod of `node` (`extra`: more of its info, such as a kind's `on_start`/`on_exit`);
+    a template that cannot be substituted ends the node in Error."""
     nid = node["id"]
     pod = names.pod_name(eng.name, node["name"], tmpl.get("name", ""))
     sc["pod.name"] = pod
@@ -44,7 +50,7 @@ def start(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], ctx: Ctx, sc:
     except TiphysError as exc:
         eng.complete(nid, phases.ERROR, str(exc))
         return
-    info = {"template": rendered, "pod": pod, "bound": bound, "deadline": deadline, "scope": sc}
+    info = {"template": rendered, "pod": pod, "bound": bound, "deadline": deadline, "scope": sc, **extra}
     info["action"] = start_action(nid, info)
     eng.pods.enqueue(nid, info)
     eng.admit()
@@ -62,7 +68,8 @@ def start_action(nid: str, info: dict[str, Any]) -> A.StartPod:
         artifacts=tuple(A.OutputArtifact(a["name"], a["path"], "none" if "none" in (a.get("archive") or {}) else "tgz",
                                          bool(a.get("optional")))
                         for a in (tmpl.get("outputs") or {}).get("artifacts") or [] if a.get("path")),
-        deadline=info["deadline"][0] if info["deadline"] else None)
+        deadline=info["deadline"][0] if info["deadline"] else None,
+        containers=tuple((info.get("containers") or {}).items()))
 
 
 def _render(eng: Engine, tmpl: dict[str, Any], sc: Any) -> dict[str, Any]:

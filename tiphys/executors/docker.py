@@ -45,7 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from tiphys.executors import exits, podgc, podman, reaper
+from tiphys.executors import exits, podgc, podman, reaper, retryloop
 from tiphys.executors.base import StepResult, StepSpec
 from tiphys.executors.handles import _DoneHandle
 from tiphys.executors.reaper import (HOST, LABEL_ARGO_WORKFLOW, LABEL_HOST, LABEL_OWNER, LABEL_PODGC,
@@ -251,6 +251,11 @@ class DockerExecutor:
             if cmd is None:
                 cmd = [] if config.get("Entrypoint") else list(config.get("Cmd") or ["sh"])
             cmd.append(SCRIPT_PATH)
+        if spec.attempts > 1:       # containerSet retryStrategy: the loop runs the image's own argv
+            full = (list(config.get("Entrypoint") or []) if entrypoint is None else entrypoint) + \
+                (list(config.get("Cmd") or []) if cmd is None else cmd)
+            wrapped = retryloop.wrap(full, spec.attempts, spec.attempt_delay)
+            entrypoint, cmd = wrapped[:4], wrapped[4:]
         lim = podman.ulimits()
         binds: list[str] = []       # a list: one host folder may be mounted at several paths
         mounts = []

@@ -27,6 +27,7 @@ import weakref
 from pathlib import Path
 
 from tiphys.errors import InfrastructureError
+from tiphys.executors import retryloop
 from tiphys.executors.base import StepResult, StepSpec
 from tiphys.executors.bubblewrap import (
     ARGOSAY_IN_SANDBOX, DEFAULT_CAPS, DEFAULT_PATH, SCRIPT_IN_SANDBOX, SHIM_DIR_IN_SANDBOX,
@@ -210,6 +211,7 @@ class LocalExecutor:
         argv = self._argv(spec, ARGOSAY_IN_SANDBOX, script)
         if argv is None:
             return failed(f"image {spec.image!r} has no known entrypoint: set command")
+        argv = retryloop.wrap(argv, spec.attempts, spec.attempt_delay)
         try:
             mounts = place_mounts(root, spec.mounts, in_system) if spec.mounts else []
         except InfrastructureError as e:
@@ -265,6 +267,7 @@ class LocalExecutor:
             return failed(f"image {spec.image!r} has no known entrypoint: set command")
         if argv[0] == ARGOSAY_IN_SANDBOX:
             argv[0] = str(shims / "argosay")
+        argv = retryloop.wrap(argv, spec.attempts, spec.attempt_delay)
         extra = {k: os.environ[k] for k in ("LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
                  if k in os.environ}
         env = self._env(spec, f"{shims}:{os.environ.get('PATH', DEFAULT_PATH)}",

@@ -39,6 +39,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from tiphys.errors import InfrastructureError, TiphysError
+from tiphys.executors import retryloop
 from tiphys.executors.base import StepResult, StepSpec
 from tiphys.executors.bubblewrap import DEFAULT_CAPS, env_file, mount_args, mount_sources, place_mounts
 from tiphys.executors.bubblewrap import command as bubblewrap_command
@@ -345,6 +346,7 @@ class SandboxExecutor:
             argv = [*(argv or ["sh"]), SCRIPT_PATH]
         if not argv:
             return failed(f"image {spec.image!r} has no ENTRYPOINT or CMD and the step sets no command")
+        argv = retryloop.wrap(argv, spec.attempts, spec.attempt_delay)
         hostname = _safe_name(spec.key.lower()).replace("_", "-").replace(".", "-") or "step"
         env = config.environment()
         env.setdefault("HOME", home)

@@ -22,7 +22,7 @@ from tiphys.errors import TiphysError
 from tiphys.executors import podgc
 from tiphys.executors.base import Executor
 from tiphys.spec import models
-from tiphys.runtime import journal, steps
+from tiphys.runtime import containerset, journal, steps
 
 log = logging.getLogger("tiphys.runtime")
 SAVE_EVERY = 0.5
@@ -225,6 +225,9 @@ class Runner:
             meta = self.wf["metadata"]
             await asyncio.to_thread(self.store.append_journal, meta["namespace"], meta["name"],
                                     [journal.dumps({"s": action.node_id})])
+        if "containerSet" in action.template:
+            await containerset.run(self, action, workdir)
+            return
         for attempt in range(SETUP_TRIES):
             try:
                 spec = steps.build_spec(action, workdir, self.repo, steps.secret_lookup(
@@ -280,7 +283,8 @@ class Runner:
             self.plan(action.pod_name, argv)
         mock = self.mocks.get(action.template.get("name", ""), {})
         return A.PodExited(action.node_id, mock.get("exit_code", 0), mock.get("stdout", ""),
-                           parameters={n: mock.get("parameters", {}).get(n) for n, _ in action.parameter_paths})
+                           parameters={n: mock.get("parameters", {}).get(n) for n, _ in action.parameter_paths},
+                           containers=containerset.pretend(action, mock.get("exit_code", 0)))
 
     def _deadline(self, node_id: str) -> None:
         handle = self.handles.get(node_id)
