@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from tiphys.engine import actions as A
-from tiphys.engine import inputs, names, phases, pods, scope, suspend
+from tiphys.engine import agent, inputs, names, phases, pods, scope, suspend
 from tiphys.errors import SpecError, TiphysError
 from tiphys.expr import template as tpl
 
@@ -27,7 +27,9 @@ RECURSION_MESSAGE = ("Maximum recursion depth exceeded. See "
                      "https://argo-workflows.readthedocs.io/en/release-4.1/scaling/#maximum-recursion-depth")
 TYPE_FIELDS = ("container", "script", "steps", "dag", "suspend", "resource", "http", "data",
                "containerSet", "plugin")
-NODE_TYPES = {"container": "Pod", "script": "Pod", "steps": "Steps", "dag": "DAG", "suspend": "Suspend"}
+NODE_TYPES = {"container": "Pod", "script": "Pod", "steps": "Steps", "dag": "DAG", "suspend": "Suspend",
+              **agent.NODE_TYPES}
+QUEUED = ("container", "script", *agent.NODE_TYPES)   # kinds run as a step the shell starts
 
 Registry = Callable[[str, str], "dict[str, Any] | None"]
 
@@ -151,7 +153,7 @@ class Engine:
         in `outboundNodes` when it finishes."""
         node = self.nodes[nid]
         kind, kids = node["type"], node.get("children") or []
-        if kind in ("Pod", "Skipped", "Suspend"):
+        if kind in ("Pod", "Skipped", "Suspend", "HTTP"):
             return [nid]
         if kind == "TaskGroup":
             return [o for c in kids for o in self.outbound(c)] or [nid]
@@ -267,7 +269,7 @@ class Engine:
             self.invocation_errors.add(nid)
             return nid
         retry = tmpl.get("retryStrategy", self.spec.get("retryStrategy"))
-        if retry is not None and ("container" in tmpl or "script" in tmpl or "steps" in tmpl or "dag" in tmpl):
+        if retry is not None and any(k in tmpl for k in (*QUEUED, "steps", "dag")):
             from tiphys.engine import retry as retry_mod
             return retry_mod.start(self, name, display, tmpl, tctx, bound, retry, boundary, parent, waiter, depth)
         nid = self.run_template(name, display, tmpl, tctx, bound, boundary, parent, waiter, depth=depth)
@@ -293,14 +295,16 @@ class Engine:
             local["retries"] = str(retries)
         sc = ChainMap(local, self.globals)
         node = self.new_node(name, display, NODE_TYPES[kind], template=tname, boundary=boundary, parent=parent,
-                             ctx=ctx, phase=phases.PENDING if kind in ("container", "script") else phases.RUNNING,
-                             started=kind not in ("container", "script"))
+                             ctx=ctx, phase=phases.PENDING if kind in QUEUED else phases.RUNNING,
+                             started=kind not in QUEUED)
         nid = node["id"]
         self.waiters[nid] = waiter
         if bound["parameters"] or bound["artifacts"]:
             node["inputs"] = _inputs_status(bound, tmpl)
         if kind in ("container", "script"):
             pods.queue(self, node, tmpl, sc, bound)
+        elif kind in agent.NODE_TYPES:
+            agent.queue(self, node, tmpl, sc, bound)
         elif kind == "steps":
             from tiphys.engine import steps
             steps.StepsFrame(self, node, tmpl, ctx, sc, depth).start()
@@ -332,10 +336,11 @@ class Engine:
         if info is None:
             return
         self.running_pods.discard(ev.node_id)
-        self.pod_done += 1
+        self.pod_done += info["is_pod"]
         node = self.nodes[ev.node_id]
         from tiphys.engine import outputs
-        phase, message, outs = outputs.for_pod(info, ev, self.stopping)
+        judge = outputs.for_pod if "container" in info["template"] or "script" in info["template"] else agent.outcome
+        phase, message, outs = judge(info, ev, self.stopping)
         if outs:
             node["outputs"] = outs
         if phase == phases.SUCCEEDED:

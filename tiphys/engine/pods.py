@@ -16,19 +16,24 @@ if TYPE_CHECKING:
     from tiphys.engine.core import Engine
 
 
-def queue(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], sc: Any, bound: dict[str, Any]) -> None:
-    """Queue the pod of `node`; a template that cannot be substituted ends the node in Error."""
+def queue(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], sc: Any, bound: dict[str, Any], *,
+          is_pod: bool = True) -> None:
+    """Queue the pod of `node`; a template that cannot be substituted ends the node in Error.
+    `is_pod` False: a step that is no pod in Argo (an http node): the workflow's volumes do
+    not apply and it does not count in the workflow's progress."""
     nid = node["id"]
     pod = names.pod_name(eng.name, node["name"], tmpl.get("name", ""))
     sc["pod.name"] = pod
     try:
-        rendered = _pod_level(eng, _render(eng, tmpl, sc))
+        rendered = _render(eng, tmpl, sc)
+        rendered = _pod_level(eng, rendered) if is_pod else rendered
         deadline = _deadline(rendered)
     except TiphysError as exc:
         eng.complete(nid, phases.ERROR, str(exc))
         return
-    eng.pod_total += 1
-    eng.pods[nid] = {"template": rendered, "pod": pod, "bound": bound, "deadline": deadline, "scope": sc}
+    eng.pod_total += is_pod
+    eng.pods[nid] = {"template": rendered, "pod": pod, "bound": bound, "deadline": deadline, "scope": sc,
+                     "is_pod": is_pod}
     eng.queued_pods.append(nid)
     eng.admit()
 

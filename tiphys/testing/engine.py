@@ -24,6 +24,7 @@ class Outcome:
     artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     duration: float = 1.0
     error: str | None = None
+    reply: dict[str, Any] | None = None     # an http/data step's answer (see actions.PodExited)
 
 
 class Simulation:
@@ -74,7 +75,7 @@ class Simulation:
                 else:
                     self._push(self.now + out.duration, A.PodExited(
                         action.node_id, out.exit_code, out.stdout, dict(out.parameters), dict(out.artifacts),
-                        error=out.error))
+                        error=out.error, reply=out.reply))
             elif isinstance(action, A.StopPod):
                 self._push(self.now, A.PodExited(action.node_id, 137, stopped=True))
             elif isinstance(action, A.SetTimer):
