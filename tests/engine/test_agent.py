@@ -3,8 +3,11 @@ import base64
 import json
 
 import pytest
+import yaml
 
+from tiphys.engine import actions as A
 from tiphys.engine import agent
+from tiphys.engine.core import Engine
 from tiphys.testing.engine import Outcome, Simulation
 
 HTTP = """
@@ -198,3 +201,16 @@ def test_data_template_errors_are_worded_as_argos():
     assert node["phase"] == "Failed"
     assert node["message"].startswith("unable to process data template: unable to process data transformation: "
                                       "error processing data step 0: ")
+
+
+def test_a_request_lost_with_the_controller_ends_in_error_and_is_not_made_again():
+    """Like a pod whose process was lost: Error (retried only as retryStrategy allows)."""
+    eng = Engine(yaml.safe_load(HTTP % ""), now=0.0)
+    first = eng.start(0.0)
+    call = [a for a in first if isinstance(a, A.StartPod)][0]
+    assert call.template["http"]["url"] == "http://example.test/x"
+    after = eng.handle([A.PodLost(call.node_id, "step process lost")], 1.0)
+    assert not [a for a in after if isinstance(a, A.StartPod)]
+    node = eng.nodes[call.node_id]
+    assert (node["type"], node["phase"], node["message"]) == ("HTTP", "Error", "step process lost")
+    assert eng.status["phase"] == "Failed"
