@@ -216,3 +216,43 @@ def test_data_template_from_an_unreadable_location_fails_clearly(store, home):
     assert node["phase"] == "Failed"
     assert node["message"].startswith("unable to process data template: unable to process data source: "
                                       "unable to source artifact paths: s3 artifact locations are not supported")
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    """The loopback server over TLS with a self-signed certificate no one trusts."""
+    import datetime
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    folder = tmp_path_factory.mktemp("tls")
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.socket = context.wrap_socket(srv.socket, server_side=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_insecure_skip_verify(tls_server, store, home):
+    trusted = only(run(store, home, wf("tls-verify", {"url": f"{tls_server}/hello"})))
+    assert trusted["phase"] == "Failed", trusted
+    assert trusted["message"].startswith(f'Get "{tls_server}/hello": tls: failed to verify certificate: ')
+    skipped = only(run(store, home, wf("tls-skip", {"url": f"{tls_server}/hello", "insecureSkipVerify": True})))
+    assert (skipped["phase"], skipped["outputs"]["result"]) == ("Succeeded", "hello from the server")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
+import ssl
 from typing import Any
 
 import httpx
@@ -122,13 +123,17 @@ def _transport(url: str, exc: BaseException) -> str:
         host, port = parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80)
     except (httpx.InvalidURL, TypeError, ValueError):
         host, port = "", 0
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return f"tls: failed to verify certificate: {cause.verify_message or cause}"
+    if isinstance(cause, ssl.SSLError):
+        return f"tls: {cause.reason or cause}"
     if isinstance(cause, socket.gaierror):
         return f"dial tcp: lookup {host}: no such host"
     if isinstance(cause, OSError) and cause.errno == errno.ECONNREFUSED:
         return f"dial tcp {host}:{port}: connect: connection refused"
-    if isinstance(cause, OSError) and cause.strerror:
-        return f"dial tcp {host}:{port}: {cause.strerror.lower()}"
-    return str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError) and isinstance(cause, OSError) and cause.strerror:
+        return f"dial tcp {host}:{port}: connect: {cause.strerror.lower()}"
+    return str(exc) or str(cause or "") or type(exc).__name__
 
 
 def _scheme(url: str) -> str:
