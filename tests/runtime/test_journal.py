@@ -108,5 +108,6 @@ def test_events_round_trip():
     events = [A.PodExited("n", 3, "out", {"p": "v"}, {"a": {"local": {"key": "k"}}}, oom_killed=True),
               A.TimerFired("k"), A.StopRequested("m", terminate=False), A.SuspendRequested(True),
               A.NodesResumed("displayName=x"), A.NodesSet("id=n", "Succeeded", "ok", (("p", "v"),)),
-              A.PodLost("n", "gone")]
+              A.PodLost("n", "gone"),
+              A.PodExited("h", None, reply={"statusCode": 200, "body": "b", "headers": {"X": ["1", "2"]}})]
     assert journal.decode(json.loads(json.dumps(journal.encode(events)))) == events

@@ -193,7 +193,7 @@ def test_step_with_secrets_runs_in_a_private_folder(tmp_path, home, store):
 
 
 def test_mask_replaces_whole_values_and_lines_of_multiline_ones():
-    values = steps._mask_list(["abc", "abcdef", "-----BEGIN KEY-----\nline-two-secret\n-----END KEY-----"])
+    values = steps.mask_list(["abc", "abcdef", "-----BEGIN KEY-----\nline-two-secret\n-----END KEY-----"])
     assert steps.mask("x abcdef abc y", values) == "x *** *** y"
     assert steps.mask("printed: line-two-secret", values) == "printed: ***"
     assert steps.mask("nothing here", values) == "nothing here"

@@ -16,6 +16,8 @@ from typing import Any
 
 from tiphys.errors import InfrastructureError
 
+PLAIN_AT = 4   # <namespace>/<workflow>/<node>/<artifact>/data: where a plain artifact's content is
+
 
 class LocalRepository:
     def __init__(self, root: Path):
@@ -62,6 +64,30 @@ class LocalRepository:
                 _copy(src, dest)
         except (OSError, tarfile.TarError) as exc:
             raise InfrastructureError(f"could not load artifact {key}: {exc}") from exc
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """The object keys under `prefix`, sorted, as an object store lists them: an archived
+        artifact is one object (`<key>.tgz`); one stored plain (`<key>/data`) is its files,
+        named `<key>` for a file and `<key>/<path>` for those of a folder. Keys are the
+        runner's `<namespace>/<workflow>/<node>/<artifact>`, so `data` is their 5th part."""
+        root = self.root.resolve()
+        base = (root / prefix.lstrip("/")).resolve() if prefix else root
+        if not base.is_relative_to(root):
+            raise InfrastructureError(f"artifact key {prefix!r} leaves the artifact repository")
+        if base.is_file():
+            return [base.relative_to(root).as_posix()]
+        found = []
+        try:
+            for path in base.rglob("*"):
+                if not path.is_file() or path.suffix == ".tmp":
+                    continue
+                parts = path.relative_to(root).parts
+                if len(parts) > PLAIN_AT and parts[PLAIN_AT] == "data":   # <key>/data[/...]: stored plain
+                    parts = parts[:PLAIN_AT] + parts[PLAIN_AT + 1:]
+                found.append("/".join(parts))
+        except OSError as exc:
+            raise InfrastructureError(f"could not list artifacts under {prefix!r}: {exc}") from exc
+        return sorted(found)
 
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self.root / prefix, ignore_errors=True)

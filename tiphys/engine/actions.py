@@ -28,6 +28,9 @@ class OutputArtifact:
 
 @dataclass(frozen=True)
 class StartPod:
+    """Run a step. An `http` or `data` template (agent.py) is a step the shell carries out
+    itself: it makes the request or lists the artifact location, and answers with a
+    PodExited whose `reply` holds what it got."""
     node_id: str
     pod_name: str
     template: dict[str, Any]                 # the template after substitution
@@ -63,6 +66,9 @@ class PodExited:
     error: str | None = None
     # containerSet: container name -> {"exitCode": int | None, "reason", "message", "error"}
     containers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # an http/data step's answer: {"statusCode", "headers", "body"} (http), {"keys"} (data),
+    # or {"error"} when the request or the listing failed
+    reply: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tiphys.engine import containerset, dag, pods, steps, suspend
+from tiphys.engine import agent, containerset, dag, pods, steps, suspend
 
 Start = Callable[..., None]
 
@@ -27,6 +27,8 @@ KINDS: dict[str, Kind] = {
     "container": Kind("Pod", pods.start, queued=True),
     "script": Kind("Pod", pods.start, queued=True),
     "containerSet": Kind("Pod", containerset.start, queued=True),
+    "http": Kind("HTTP", agent.start, queued=True),
+    "data": Kind("Pod", agent.start, queued=True),
     "steps": Kind("Steps", steps.start),
     "dag": Kind("DAG", dag.start),
     "suspend": Kind("Suspend", suspend.start, retryable=False),

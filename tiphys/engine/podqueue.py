@@ -39,7 +39,7 @@ class PodQueue:
     def enqueue(self, nid: str, info: dict[str, Any]) -> None:
         """`info` holds at least `pod` (its name) and `action` (the StartPod to emit); a kind may
         add `on_start()` (run when the pod starts) and `on_exit(info, event)` (read its exit)."""
-        self.total += 1
+        self.total += info.get("is_pod", True)    # progress counts Pod nodes only (not HTTP)
         self.info[nid] = info
         self.queued.append(nid)
 
@@ -68,7 +68,7 @@ class PodQueue:
         info = self.info.pop(nid, None)
         if info is not None:
             self.running.discard(nid)
-            self.done += 1
+            self.done += info.get("is_pod", True)
         return info
 
     def drop_queued(self) -> list[str]:

@@ -37,20 +37,23 @@ def start(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], ctx: Ctx, sc:
     queue(eng, node, tmpl, sc, bound)
 
 
-def queue(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], sc: Any, bound: dict[str, Any],
-          **extra: Any) -> None:
+def queue(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], sc: Any, bound: dict[str, Any], *,
+          is_pod: bool = True, **extra: Any) -> None:
     """Queue the pod of `node` (`extra`: more of its info, such as a kind's `on_start`/`on_exit`);
-    a template that cannot be substituted ends the node in Error."""
+    a template that cannot be substituted ends the node in Error. `is_pod` False: a step that is
+    no pod in Argo (an http node): the workflow's volumes do not apply and it does not count in
+    the workflow's progress."""
     nid = node["id"]
     pod = names.pod_name(eng.name, node["name"], tmpl.get("name", ""))
     sc["pod.name"] = pod
     try:
-        rendered = _pod_level(eng, _render(eng, tmpl, sc))
+        rendered = _render(eng, tmpl, sc)
+        rendered = _pod_level(eng, rendered) if is_pod else rendered
         deadline = _deadline(rendered)
     except TiphysError as exc:
         eng.complete(nid, phases.ERROR, str(exc))
         return
-    info = {"template": rendered, "pod": pod, "bound": bound, "deadline": deadline, "scope": sc, **extra}
+    info = {"template": rendered, "pod": pod, "bound": bound, "deadline": deadline, "scope": sc, "is_pod": is_pod, **extra}
     info["action"] = start_action(nid, info)
     eng.pods.enqueue(nid, info)
     eng.admit()

@@ -22,7 +22,7 @@ from tiphys.errors import TiphysError
 from tiphys.executors import podgc
 from tiphys.executors.base import Executor
 from tiphys.spec import models
-from tiphys.runtime import containerset, journal, steps
+from tiphys.runtime import agent, containerset, journal, steps
 
 log = logging.getLogger("tiphys.runtime")
 SAVE_EVERY = 0.5
@@ -206,7 +206,7 @@ class Runner:
     async def _pod_or_error(self, action: A.StartPod) -> None:
         """Run a step; a fault of Tiphys itself ends the node in Error (the workflow goes on)."""
         try:
-            await self._pod(action)
+            await (self._agent_step(action) if agent.is_agent_step(action) else self._pod(action))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - reported on the node, logged with its trace
@@ -218,13 +218,7 @@ class Runner:
     async def _pod(self, action: A.StartPod) -> None:
         assert self.executor is not None
         workdir = self.home / "logs" / self.wf["metadata"]["name"] / action.node_id
-        if self.journal:
-            # before its process is spawned: a controller that dies once it may run must find
-            # the step lost (Error, retried as its retryStrategy allows), never start it afresh
-            # beside a copy that still reaches the outside world
-            meta = self.wf["metadata"]
-            await asyncio.to_thread(self.store.append_journal, meta["namespace"], meta["name"],
-                                    [journal.dumps({"s": action.node_id})])
+        await self._journal_started(action.node_id)
         if "containerSet" in action.template:
             await containerset.run(self, action, workdir)
             return
@@ -270,11 +264,50 @@ class Runner:
         self.pending_cleanup.append(workdir)
         self.events.put_nowait(event)
 
+    async def _journal_started(self, node_id: str) -> None:
+        if self.journal:
+            # before its process is spawned: a controller that dies once it may run must find
+            # the step lost (Error, retried as its retryStrategy allows), never start it afresh
+            # beside a copy that still reaches the outside world
+            meta = self.wf["metadata"]
+            await asyncio.to_thread(self.store.append_journal, meta["namespace"], meta["name"],
+                                    [journal.dumps({"s": node_id})])
+
+    async def _agent_step(self, action: A.StartPod) -> None:
+        """An http or data step: done here, in the controller (runtime/agent.py); stopped and
+        timed out as a process is."""
+        nid = action.node_id
+        await self._journal_started(nid)
+        secrets = steps.secret_lookup(self.store, self.home, self.wf["metadata"].get("namespace") or "default")
+        handle = agent.Handle(asyncio.ensure_future(agent.perform(action, self.repo, secrets)))
+        self.handles[nid] = handle
+        if nid in self.stop_on_start:
+            self.stop_on_start.discard(nid)
+            await handle.stop()
+        timer = None
+        if action.deadline is not None:
+            timer = asyncio.get_running_loop().call_later(action.deadline, self._deadline, nid)
+        try:
+            event = A.PodExited(nid, None, reply=await handle.work)
+        except asyncio.CancelledError:
+            if not handle.stopped:
+                raise
+            late = nid in self.deadlines
+            event = A.PodExited(nid, None, deadline_exceeded=late, stopped=not late)
+        finally:
+            if timer:
+                timer.cancel()
+            self.handles.pop(nid, None)
+        self.events.put_nowait(event)
+
     def busy(self) -> bool:
         """Whether a step of this run is starting, running or being stopped."""
         return any(not t.done() for t in self.tasks)
 
     def _pretend(self, action: A.StartPod) -> A.PodExited:
+        if agent.is_agent_step(action):
+            return A.PodExited(action.node_id, None, reply=agent.pretend(
+                action, self.mocks.get(action.template.get("name", ""), {})))
         body = action.template.get("container") or action.template.get("script") or {}
         argv = [str(x) for x in (body.get("command") or []) + (body.get("args") or [])]
         if "script" in action.template:

@@ -75,7 +75,7 @@ def build_spec(action: A.StartPod, workdir: Path, repo: LocalRepository, secrets
         placed.append(InputFile(host, art.path))
     paths = [p for _, p in action.parameter_paths] + [a.path for a in action.artifacts]
     if hidden:
-        _masks[workdir.absolute()] = _mask_list(hidden)
+        _masks[workdir.absolute()] = mask_list(hidden)
     return StepSpec(
         key=action.node_id, image=str(body.get("image", "")),
         command=tuple(_str(c) for c in body.get("command") or ()), args=tuple(_str(a) for a in body.get("args") or ()),
@@ -228,7 +228,7 @@ def mask(text: str, values: tuple[str, ...]) -> str:
     return text
 
 
-def _mask_list(values: list[str]) -> tuple[str, ...]:
+def mask_list(values: list[str]) -> tuple[str, ...]:
     """Values to mask, longest first (so a value containing another is masked whole); each
     line of a multi-line value too, as a log may show it one line at a time."""
     found = set()

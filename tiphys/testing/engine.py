@@ -25,6 +25,7 @@ class Outcome:
     duration: float = 1.0
     error: str | None = None
     containers: dict[str, dict[str, Any]] = field(default_factory=dict)   # containerSet reports
+    reply: dict[str, Any] | None = None     # an http/data step's answer (see actions.PodExited)
 
 
 class Simulation:
@@ -75,7 +76,8 @@ class Simulation:
                 else:
                     self._push(self.now + out.duration, A.PodExited(
                         action.node_id, out.exit_code, out.stdout, dict(out.parameters), dict(out.artifacts),
-                        error=out.error, containers=dict(out.containers)))
+                        error=out.error, containers=dict(out.containers),
+                        reply=out.reply))
             elif isinstance(action, A.StopPod):
                 self._push(self.now, A.PodExited(action.node_id, 137, stopped=True))
             elif isinstance(action, A.SetTimer):
