@@ -214,3 +214,16 @@ def test_a_request_lost_with_the_controller_ends_in_error_and_is_not_made_again(
     node = eng.nodes[call.node_id]
     assert (node["type"], node["phase"], node["message"]) == ("HTTP", "Error", "step process lost")
     assert eng.status["phase"] == "Failed"
+
+
+def test_http_exit_handler_runs_after_the_workflow_deadline(testdata):
+    """Upstream hooks_test.go TestHttpExitHandlerWithWorkflowLevelDeadline: the workflow Fails on
+    its deadline, its exit handler (an http step) still runs and Succeeds."""
+    sim = Simulation(testdata("http-exit-deadline.yaml"),
+                     {"sleep": Outcome(duration=5), "http": Outcome(reply=reply(body="{}"))})
+    sim.run()
+    assert sim.status["phase"] == "Failed"
+    assert sim.phase("sleep") == "Failed"
+    exit_node = sim.nodes(f"{sim.wf['metadata']['name']}.onExit")[0]
+    assert exit_node["phase"] == "Succeeded"
+    assert sim.phase("http") == "Succeeded" and sim.nodes("http")[0]["type"] == "HTTP"
