@@ -16,6 +16,7 @@ from tiphys.spec.load import ARGO_API_VERSION, Manifest
 from tiphys.spec.lintrefs import _Scope
 from tiphys.spec.lintvalues import (
     _PARAM_NAME, _dict, _duration_problem, _has_location, _is_int_like, _list_of_dicts, _names, _q, _s, _templated,
+    parameter_value_problems,
 )
 
 Registry = Callable[[str, str], "Mapping[str, Any] | None"]
@@ -279,6 +280,8 @@ class DocumentChecks:
             if name in seen:
                 self.issue(pp, f"parameter name {_q(name)} is not unique")
             seen.add(name)
+            for where, problem in parameter_value_problems(p, pp):
+                self.issue(where, problem)
             value, vf = p.get("value"), p.get("valueFrom")
             if value is None and vf is None and not allow_empty:
                 self.issue(pp, f"parameter {_q(name)}: value or valueFrom is required")
