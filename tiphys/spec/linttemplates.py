@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from tiphys.spec.lintrefs import _Scope
+from tiphys.spec.lintshapes import TEMPLATE, check_shape
 from tiphys.spec.lintvalues import (
     _FIELD_NAME, _PARAM_NAME, LOOP_FIELDS, _dict, _duration_problem, _fmt_path, _is_int_like,
     _list_of_dicts, _q, _templated, parameter_value_problems,
@@ -52,6 +53,7 @@ class TemplateChecks:
     # -- templates ---------------------------------------------------------------------------
     def lint_template(self, t: dict, tpath: list, tname: str, outer: _Scope | None = None) -> None:
         p = _fmt_path(tpath)
+        check_shape({k: v for k, v in t.items() if k not in ("inputs", "outputs")}, TEMPLATE, p, self.issue)
         if outer is None and (not _FIELD_NAME.match(tname) or len(tname) > 128):
             self.issue(p, f"template name {_q(tname)} is invalid: it must consist of alpha-numeric characters "
                           "or '-', start with an alpha-numeric character and be at most 128 long")
@@ -215,7 +217,7 @@ class TemplateChecks:
                 self.issue(f"{p}.resource", "resource must be a mapping")
                 return
             action = r.get("action")
-            if not _templated(action) and action not in RESOURCE_ACTIONS:
+            if not _templated(action) and (not isinstance(action, str) or action not in RESOURCE_ACTIONS):
                 self.issue(f"{p}.resource.action", "action must be one of: " + ", ".join(sorted(RESOURCE_ACTIONS)))
             if action not in ("get", "delete"):
                 if not r.get("manifest") and not r.get("manifestFrom"):
