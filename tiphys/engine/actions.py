@@ -111,7 +111,13 @@ class PodLost:
     message: str
 
 
+@dataclass(frozen=True)
+class GiveUp:
+    """The workflow can make no progress (engine/stuck.py): end it in Error with `message`."""
+    message: str
+
+
 Action = StartPod | StopPod | SetTimer
-Event = PodExited | TimerFired | StopRequested | SuspendRequested | NodesResumed | NodesSet | PodLost
+Event = PodExited | TimerFired | StopRequested | SuspendRequested | NodesResumed | NodesSet | PodLost | GiveUp
 EVENT_TYPES = {cls.__name__: cls for cls in (PodExited, TimerFired, StopRequested, SuspendRequested, NodesResumed,
-                                             NodesSet, PodLost)}
+                                             NodesSet, PodLost, GiveUp)}

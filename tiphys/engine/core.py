@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tiphys.engine import actions as A
-from tiphys.engine import hooks, inputs, kinds, names, outputs, phases, retry, scope, suspend, templates
+from tiphys.engine import hooks, inputs, kinds, names, outputs, phases, retry, scope, stuck, suspend, templates
 from tiphys.engine.exit_hooks import RootFrame
 from tiphys.engine.frames import Ctx, Frame
 from tiphys.engine.podqueue import PodQueue
@@ -140,6 +140,8 @@ class Engine:
                 suspend.resume_matching(self, ev.selector, phases.SUCCEEDED, None, {})
             elif isinstance(ev, A.NodesSet):
                 suspend.set_matching(self, ev)
+            elif isinstance(ev, A.GiveUp):
+                stuck.give_up(self, ev.message)
             self.tree.drain(self)
         return self._flush()
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from tiphys.artifacts.local import LocalRepository
 from tiphys.engine import actions as A
+from tiphys.engine import stuck
 from tiphys.engine.core import Engine
 from tiphys.errors import TiphysError
 from tiphys.executors import podgc
@@ -27,6 +28,8 @@ from tiphys.runtime import agent, containerset, journal, steps
 log = logging.getLogger("tiphys.runtime")
 SAVE_EVERY = 0.5
 SETUP_TRIES = 3
+STOP_GRACE = 5.0     # seconds a stopped workflow has to finish before the run ends anyway
+INTERRUPTED = "Stopped by user: interrupted (Ctrl-C)"
 LOST = "step process lost: the Tiphys controller stopped while it ran"
 
 
@@ -79,21 +82,25 @@ class Runner:
         self.plan: Callable[[str, list[str]], None] | None = None
         self.pod_gc = podgc.PodGC()
         self.pod_labels: dict[str, str] = {}
+        self.stop_by: float | None = None      # loop time by which a stopped run ends, finished or not
+        self.stop_message = ""
+
+    def interrupt(self, message: str = INTERRUPTED) -> None:
+        """Ctrl-C / SIGTERM: stop the workflow; the run ends within STOP_GRACE seconds even if
+        the engine does not finish (a second interrupt ends it at once)."""
+        loop = asyncio.get_running_loop()
+        if self.stop_by is None:
+            self.stop_by = loop.time() + STOP_GRACE
+            self.stop_message = message
+            self.events.put_nowait(A.StopRequested(message, terminate=True))
+        else:
+            self.stop_by = loop.time()
 
     async def main(self) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
-        interrupted = False
-
-        def on_sigint() -> None:
-            nonlocal interrupted
-            if interrupted:
-                return
-            interrupted = True
-            self.events.put_nowait(A.StopRequested("Stopped by user: interrupted (Ctrl-C)", terminate=True))
-
         try:
-            loop.add_signal_handler(signal.SIGINT, on_sigint)
-            loop.add_signal_handler(signal.SIGTERM, on_sigint)
+            loop.add_signal_handler(signal.SIGINT, self.interrupt)
+            loop.add_signal_handler(signal.SIGTERM, self.interrupt)
         except (NotImplementedError, RuntimeError):
             pass
         meta = self.wf["metadata"]
@@ -107,12 +114,18 @@ class Runner:
             self.wf["status"] = {"phase": "Error", "message": str(exc), "nodes": {},
                                  "startedAt": meta["creationTimestamp"], "finishedAt": meta["creationTimestamp"]}
             self._save(force=True)
+            self._remove_signal_handlers(loop)
             return self.wf
         self._save(force=True)
         while not engine.finished:
-            batch = [await self.events.get()]
-            while not self.events.empty():
-                batch.append(self.events.get_nowait())
+            if self.events.empty() and not self.busy() and not self.hold:
+                why = stuck.diagnose(engine)   # nothing will ever send an event: end it
+                if why is not None:
+                    self.events.put_nowait(A.GiveUp(why))
+            batch = await self._next_batch()
+            if batch is None:
+                await self._abandon(engine)
+                break
             now = time.time()
             if self.journal:   # write-ahead; in a worker thread, so other runs go on meanwhile
                 await asyncio.to_thread(self._write_journal, batch, now)
@@ -125,7 +138,7 @@ class Runner:
         for t in self.timers.values():
             t.cancel()
         if self.tasks:
-            await asyncio.gather(*self.tasks, return_exceptions=True)
+            await asyncio.wait(list(self.tasks), timeout=None if self.stop_by is None else STOP_GRACE)
         if not self.dry_run:    # volumeClaimTemplates folders, as Argo's volumeClaimGC deletes the PVCs
             await asyncio.to_thread(steps.release_volumes, self.home, self.wf, engine.spec)
             phase = (self.wf.get("status") or {}).get("phase")
@@ -135,12 +148,57 @@ class Runner:
                     await asyncio.to_thread(done, meta["name"], self.pod_gc, phase, str(meta.get("uid") or ""))
                 except Exception:  # noqa: BLE001 - a container left behind must not fail the run
                     log.exception("removing the containers of %s", meta["name"])
+        self._remove_signal_handlers(loop)
+        return self.wf
+
+    @staticmethod
+    def _remove_signal_handlers(loop: asyncio.AbstractEventLoop) -> None:
         try:
             loop.remove_signal_handler(signal.SIGINT)
             loop.remove_signal_handler(signal.SIGTERM)
         except (NotImplementedError, RuntimeError):
             pass
-        return self.wf
+
+    async def _next_batch(self) -> list[A.Event] | None:
+        """Every event that is ready (waiting for one first); None once a stop's grace is over."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if self.stop_by is None:
+                batch = [await self.events.get()]
+                break
+            left = self.stop_by - loop.time()
+            if left <= 0:
+                return None
+            try:   # wake now and then: a second interrupt shortens the grace
+                batch = [await asyncio.wait_for(self.events.get(), min(left, 0.2))]
+                break
+            except asyncio.TimeoutError:
+                continue
+        while not self.events.empty():
+            batch.append(self.events.get_nowait())
+        return batch
+
+    async def _abandon(self, engine: Engine) -> None:
+        """The engine did not finish in time after a stop: kill every step, record the
+        workflow Failed as it stands, and let the run end."""
+        log.warning("workflow %s did not finish within %s s of being stopped; ending it", self.prefix, STOP_GRACE)
+        stops = [asyncio.ensure_future(h.stop(grace=0.0)) for h in list(self.handles.values())]
+        if stops:
+            await asyncio.wait(stops, timeout=STOP_GRACE)
+        for task in list(self.tasks):
+            task.cancel()
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=STOP_GRACE)
+        message = self.stop_message or INTERRUPTED
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        status = self.wf.setdefault("status", {})
+        for node in (status.get("nodes") or {}).values():
+            if node.get("phase") in ("Pending", "Running"):
+                node.update(phase="Failed", message=message, finishedAt=stamp)
+                node["startedAt"] = node.get("startedAt") or stamp
+        status.update(phase="Failed", message=message, finishedAt=stamp)
+        engine.finished = True
+        self._save(force=True)
 
     def _begin(self) -> Engine:
         now = time.time()

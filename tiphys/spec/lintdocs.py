@@ -14,8 +14,10 @@ from tiphys.errors import NotFoundError
 from tiphys.spec.cron import cron_error
 from tiphys.spec.load import ARGO_API_VERSION, Manifest
 from tiphys.spec.lintrefs import _Scope
+from tiphys.spec.lintshapes import METADATA, WORKFLOW_SPEC, check_shape
 from tiphys.spec.lintvalues import (
     _PARAM_NAME, _dict, _duration_problem, _has_location, _is_int_like, _list_of_dicts, _names, _q, _s, _templated,
+    parameter_value_problems,
 )
 
 Registry = Callable[[str, str], "Mapping[str, Any] | None"]
@@ -76,6 +78,7 @@ class DocumentChecks:
         m = self.m
         if m.api_version != ARGO_API_VERSION:
             self.issue("apiVersion", f"apiVersion must be {_q(ARGO_API_VERSION)}, not {_q(m.api_version)}")
+        check_shape(m.raw.get("metadata"), METADATA, "metadata", self.issue)
         meta = _dict(m.raw.get("metadata"))
         if not m.name:
             self.issue("metadata", "metadata.name or metadata.generateName is required")
@@ -129,6 +132,7 @@ class DocumentChecks:
 
     # -- WorkflowSpec ------------------------------------------------------------------------
     def lint_wfspec(self, spec: dict, sp: str) -> None:
+        check_shape({k: v for k, v in spec.items() if k != "templates"}, WORKFLOW_SPEC, sp, self.issue)
         templates = spec.get("templates")
         if templates is not None and not isinstance(templates, list):
             self.issue(f"{sp}.templates", "templates must be a list")
@@ -233,7 +237,7 @@ class DocumentChecks:
         pod_gc = spec.get("podGC")
         if isinstance(pod_gc, dict):
             st = pod_gc.get("strategy") or ""
-            if st not in POD_GC_STRATEGIES:
+            if not isinstance(st, str) or st not in POD_GC_STRATEGIES:
                 self.issue(f"{sp}.podGC.strategy", f"unknown podGC strategy {_q(st)}")
             delay = pod_gc.get("deleteDelayDuration")
             problem = _duration_problem(delay) if delay not in (None, "") else None
@@ -279,6 +283,8 @@ class DocumentChecks:
             if name in seen:
                 self.issue(pp, f"parameter name {_q(name)} is not unique")
             seen.add(name)
+            for where, problem in parameter_value_problems(p, pp):
+                self.issue(where, problem)
             value, vf = p.get("value"), p.get("valueFrom")
             if value is None and vf is None and not allow_empty:
                 self.issue(pp, f"parameter {_q(name)}: value or valueFrom is required")

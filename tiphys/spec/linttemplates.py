@@ -10,9 +10,10 @@ import re
 from typing import Any
 
 from tiphys.spec.lintrefs import _Scope
+from tiphys.spec.lintshapes import TEMPLATE, check_shape
 from tiphys.spec.lintvalues import (
     _FIELD_NAME, _PARAM_NAME, LOOP_FIELDS, _dict, _duration_problem, _fmt_path, _is_int_like,
-    _list_of_dicts, _q, _templated,
+    _list_of_dicts, _q, _templated, parameter_value_problems,
 )
 
 TYPE_FIELDS = ("container", "script", "dag", "steps", "suspend", "resource", "http", "data",
@@ -52,6 +53,7 @@ class TemplateChecks:
     # -- templates ---------------------------------------------------------------------------
     def lint_template(self, t: dict, tpath: list, tname: str, outer: _Scope | None = None) -> None:
         p = _fmt_path(tpath)
+        check_shape({k: v for k, v in t.items() if k not in ("inputs", "outputs")}, TEMPLATE, p, self.issue)
         if outer is None and (not _FIELD_NAME.match(tname) or len(tname) > 128):
             self.issue(p, f"template name {_q(tname)} is invalid: it must consist of alpha-numeric characters "
                           "or '-', start with an alpha-numeric character and be at most 128 long")
@@ -68,6 +70,9 @@ class TemplateChecks:
             self.issue(f"{p}.inputs", "inputs must be a mapping")
         inputs = _dict(inputs)
         in_params = self.check_named_list(inputs.get("parameters"), f"{p}.inputs.parameters", _PARAM_NAME)
+        for ip in _list_of_dicts(inputs.get("parameters")):
+            for where, problem in parameter_value_problems(ip, f"{p}.inputs.parameters.{ip.get('name')}"):
+                self.issue(where, problem)
         in_arts = self.check_named_list(inputs.get("artifacts"), f"{p}.inputs.artifacts", _PARAM_NAME)
         for a in _list_of_dicts(inputs.get("artifacts")):
             ap = f"{p}.inputs.artifacts.{a.get('name')}"
@@ -85,6 +90,8 @@ class TemplateChecks:
         out_params = self.check_named_list(outputs.get("parameters"), f"{p}.outputs.parameters", _PARAM_NAME)
         out_arts = self.check_named_list(outputs.get("artifacts"), f"{p}.outputs.artifacts", _PARAM_NAME)
         for op in _list_of_dicts(outputs.get("parameters")):
+            for where, problem in parameter_value_problems(op, f"{p}.outputs.parameters.{op.get('name')}"):
+                self.issue(where, problem)
             self.check_output_param(op, ttype, f"{p}.outputs.parameters.{op.get('name')}")
         for a in _list_of_dicts(outputs.get("artifacts")):
             if not leaf and a.get("path"):
@@ -210,7 +217,7 @@ class TemplateChecks:
                 self.issue(f"{p}.resource", "resource must be a mapping")
                 return
             action = r.get("action")
-            if not _templated(action) and action not in RESOURCE_ACTIONS:
+            if not _templated(action) and (not isinstance(action, str) or action not in RESOURCE_ACTIONS):
                 self.issue(f"{p}.resource.action", "action must be one of: " + ", ".join(sorted(RESOURCE_ACTIONS)))
             if action not in ("get", "delete"):
                 if not r.get("manifest") and not r.get("manifestFrom"):

@@ -24,6 +24,24 @@ def _templated(v: Any) -> bool:
     return isinstance(v, str) and "{{" in v
 
 
+def parameter_value_problems(p: dict, path: str) -> list[tuple[str, str]]:
+    """(field path, message) for each value of parameter `p` that is not a string, number or
+    bool: Argo's Parameter.value / default / valueFrom.default / enum items are AnyString."""
+    found = []
+    vf = p.get("valueFrom")
+    fields = [("value", p.get("value")), ("default", p.get("default")),
+              ("valueFrom.default", vf.get("default") if isinstance(vf, dict) else None)]
+    enum = p.get("enum")
+    if isinstance(enum, list):
+        fields += [(f"enum[{i}]", e) for i, e in enumerate(enum)]
+    for field, v in fields:
+        if isinstance(v, (dict, list)):
+            what = "a list" if isinstance(v, list) else "a mapping"
+            found.append((f"{path}.{field}", f"parameter {field} must be a string, number or bool, not {what} "
+                                             "(quote it to pass JSON text)"))
+    return found
+
+
 def _s(v: Any) -> str:
     """A scalar as Argo would see it as a string."""
     if isinstance(v, bool):

@@ -45,6 +45,25 @@ class _Unusual(Exception):
     """The fast reader met something it leaves to PyYAML (explicit tag, merge key...)."""
 
 
+# What aliases may add to one document, in nodes (a "billion laughs" bomb adds billions): a
+# document is refused while it is read, before anything expands it. Documents without
+# aliases are never refused, whatever their size.
+MAX_ALIAS_NODES = 1_000_000
+
+
+class _TooBig(Exception):
+    """A document's aliases expand past MAX_ALIAS_NODES, or an alias refers to itself."""
+
+    def __init__(self, message: str, docs_before: int):
+        super().__init__(message)
+        self.docs_before = docs_before
+
+
+def _too_big(expanded: int, literal: int, docs: int) -> _TooBig:
+    return _TooBig(f"YAML aliases expand this document to more than {literal + MAX_ALIAS_NODES:,} nodes "
+                   f"({expanded:,} so far from {literal:,} written): refused (an alias bomb?)", docs)
+
+
 def _read_fast(text: str, docs: list[Any]) -> None:
     """Append each document of `text` to `docs`, building plain dicts/lists/scalars straight
     from the libyaml event stream (about twice as fast as composing a node graph first).
@@ -59,8 +78,18 @@ def _read_fast(text: str, docs: list[Any]) -> None:
         ev_end = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
         ev_alias, ev_doc_end = yaml.AliasEvent, yaml.DocumentEndEvent
         anchors: dict[str, Any] = {}
-        stack: list[list] = []          # [container, is_map, key, have_key]
+        sizes: dict[str, int] = {}      # anchor -> nodes its value expands to
+        stack: list[list] = []          # [container, is_map, key, have_key, nodes inside, anchor]
         root: list[Any] = [None]
+        count = [0, 0]                  # nodes of the document: expanded, written
+
+        def grow(n: int, written: int) -> None:
+            count[0] += n
+            count[1] += written
+            if count[0] - count[1] > MAX_ALIAS_NODES:
+                raise _too_big(count[0], count[1], len(docs))
+            if stack:
+                stack[-1][4] += n
 
         def add(value: Any) -> None:
             if not stack:
@@ -96,7 +125,9 @@ def _read_fast(text: str, docs: list[Any]) -> None:
                         v = constructors[rtag](loader, scalar_node(rtag, v))
                 if ev.anchor:
                     anchors[ev.anchor] = v
+                    sizes[ev.anchor] = 1
                 add(v)
+                grow(1, 1)
             elif cls is ev_map or cls is ev_seq:
                 if ev.tag not in (None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
                     raise _Unusual("explicit tag")
@@ -104,17 +135,27 @@ def _read_fast(text: str, docs: list[Any]) -> None:
                 if ev.anchor:
                     anchors[ev.anchor] = obj
                 add(obj)
-                stack.append([obj, cls is ev_map, None, False])
+                grow(1, 1)
+                stack.append([obj, cls is ev_map, None, False, 0, ev.anchor])
             elif cls in ev_end:
-                stack.pop()
+                frame = stack.pop()
+                if frame[5]:
+                    sizes[frame[5]] = 1 + frame[4]
+                if stack:
+                    stack[-1][4] += frame[4]
             elif cls is ev_alias:
                 if ev.anchor not in anchors:
                     raise _Unusual("unknown alias")   # PyYAML gives the proper error
+                if ev.anchor not in sizes:
+                    raise _TooBig(f"YAML alias *{ev.anchor} refers to a node that contains it: refused", len(docs))
                 add(anchors[ev.anchor])
+                grow(sizes[ev.anchor], 0)
             elif cls is ev_doc_end:
                 docs.append(root[0])
                 root[0] = None
                 anchors.clear()
+                sizes.clear()
+                count[:] = [0, 0]
     finally:
         loader.dispose()
 
@@ -124,8 +165,44 @@ def _read_all(text: str, docs: list[Any]) -> None:
         _read_fast(text, docs)
     except _Unusual:
         docs.clear()
-        for doc in yaml.load_all(text, Loader=_Loader):
-            docs.append(doc)
+        loader = _Loader(text)
+        try:
+            while loader.check_node():
+                node = loader.get_node()
+                _check_expansion(node, len(docs))
+                docs.append(loader.construct_document(node))
+        finally:
+            loader.dispose()
+
+
+def _check_expansion(root: yaml.Node, docs: int) -> None:
+    """Refuse a composed document whose aliases expand past MAX_ALIAS_NODES (the node graph
+    shares aliased nodes, so this counts without expanding anything)."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        kids: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            kids = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            kids = [x for pair in node.value for x in pair]
+        if children_done:
+            open_.discard(key)
+            sizes[key] = 1 + sum(sizes[id(k)] for k in kids)
+            continue
+        if key in open_:
+            raise _TooBig("YAML alias refers to a node that contains it: refused", docs)
+        open_.add(key)
+        stack.append((node, True))
+        stack.extend((k, False) for k in kids if id(k) not in sizes)
+    literal = len(sizes)
+    if sizes[id(root)] - literal > MAX_ALIAS_NODES:
+        raise _too_big(sizes[id(root)], literal, docs)
 
 
 @dataclass(frozen=True)
@@ -198,6 +275,10 @@ def _documents(text: str, file: str) -> tuple[list[Any], SpecError | None]:
         return ([*data] if isinstance(data, list) else [data]), None
     try:
         _read_all(text, docs)
+    except _TooBig as e:
+        return docs, SpecError(str(e), file=file, document=e.docs_before + 1)
+    except RecursionError:
+        return docs, SpecError("invalid YAML: nested too deeply", file=file, document=len(docs) + 1)
     except yaml.YAMLError as e:
         return docs, SpecError(f"invalid YAML: {_mark_text(e)}", file=file, document=len(docs) + 1)
     return docs, None

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from tiphys.engine import actions as A
+from tiphys.engine import stuck
 from tiphys.engine.core import Engine
 
 
@@ -85,6 +86,9 @@ class Simulation:
 
     def run(self, limit: int = 1_000_000) -> dict[str, Any]:
         self._apply(self.engine.start(self.now))
+        why = stuck.diagnose(self.engine)
+        if why is not None and not self._queue:
+            self._push(self.now, A.GiveUp(why))
         steps = 0
         while not self.engine.finished and self._queue and steps < limit:
             at, _, event = heapq.heappop(self._queue)
@@ -95,6 +99,10 @@ class Simulation:
                 del self._running[event.node_id]
             self._apply(self.engine.handle([event], self.now))
             steps += 1
+            if not self._queue:   # as the runtime does once no event is pending
+                why = stuck.diagnose(self.engine)
+                if why is not None:
+                    self._push(self.now, A.GiveUp(why))
         return self.wf
 
     # --- reading the result
