@@ -140,7 +140,7 @@ ERRORS = [
     "1 +", "(1", "[1, 2", "{a: }", "'unterminated", "1 ? 2", "a b", "#", "let x = 1", "1 @ 2",
     "1 / 0", "1 % 0", "1.5 % 2", "'a' + 1", "'a' - 'b'", "1 < 'a'", "1 && true", "!1", "nil ? 1 : 2",
     "nothing.x", "x[10]", "x['a']", "m[1]", "1..'a'", "len(1)", "unknownfn(1)", "sprig.nofn()",
-    "sprig.add(1)", "int('3.0')", "asInt('3.0')", "asInt(' 3')", "asFloat('x')", "float('1_0')",
+    "sprig.sub(1)", "int('3.0')", "asInt('3.0')", "asInt(' 3')", "asFloat('x')", "float('1_0')",
     "repeat('a', 10000000)", "repeat('a', -1)", "1..10000000", "10 ** 400", "(-8) ** 0.5",
     "duration('1x')", "date('nope')", "fromJSON('{')", "fromBase64('!!')", "reduce([], #acc)",
     "all(x, #)", "filter(x, # + 1)", "'a' matches '('", "m.k.z", "'x' in 1", "x.Seconds()",
