@@ -1,0 +1,95 @@
+"""Fields Argo substitutes from a template's inputs and the globals before reading them:
+dag.target, retryStrategy, raw artifacts' data; and expressions see the engine's clock."""
+import textwrap
+
+from tiphys.engine import names
+
+from tiphys.testing.engine import Outcome, Simulation
+
+
+def sim_of(text: str, outcomes=None, **kw) -> Simulation:
+    return Simulation(textwrap.dedent(text), outcomes, **kw)
+
+
+def displays(sim: Simulation) -> set[str]:
+    return {n["displayName"] for n in sim.status["nodes"].values()}
+
+
+DAG_TARGET = """
+    metadata: {name: tgt}
+    spec:
+      entrypoint: main
+      arguments: {parameters: [{name: target, value: "C"}]}
+      templates:
+      - name: main
+        dag:
+          target: "{{workflow.parameters.target}}"
+          tasks:
+          - {name: A, template: ok}
+          - {name: B, template: ok, depends: A}
+          - {name: C, template: ok, depends: A}
+          - {name: D, template: ok, depends: C}
+      - name: ok
+        container: {image: alpine, command: ["true"]}
+"""
+
+
+def test_dag_target_from_a_parameter():
+    sim = sim_of(DAG_TARGET)
+    sim.run()
+    assert sim.status["phase"] == "Succeeded"
+    assert displays(sim) == {"tgt", "A", "C"}
+
+
+def test_dag_target_from_an_input_names_two_tasks():
+    text = DAG_TARGET.replace('target: "{{workflow.parameters.target}}"', 'target: "{{inputs.parameters.t}}"') \
+        .replace("      - name: main\n        dag:", "      - name: main\n        inputs: {parameters: [{name: t, value: B D}]}\n        dag:")
+    sim = sim_of(text)
+    sim.run()
+    assert sim.status["phase"] == "Succeeded"
+    assert displays(sim) == {"tgt", "A", "B", "C", "D"}
+
+
+RETRY = """
+    metadata: {name: rl}
+    spec:
+      entrypoint: main
+      arguments: {parameters: [{name: limit, value: "2"}, {name: wait, value: "10s"}]}
+      templates:
+      - name: main
+        inputs: {parameters: [{name: limit}]}
+        retryStrategy:
+          limit: "{{inputs.parameters.limit}}"
+          backoff: {duration: "{{workflow.parameters.wait}}", factor: "{{=asInt(inputs.parameters.limit)}}"}
+        container: {image: alpine, command: ["false"]}
+"""
+
+
+def test_retry_limit_and_backoff_from_parameters():
+    sim = sim_of(RETRY, {"main": Outcome(exit_code=1, duration=1)})
+    sim.run()
+    attempts = sorted(n["displayName"] for n in sim.status["nodes"].values() if n["type"] == "Pod")
+    assert attempts == ["rl(0)", "rl(1)", "rl(2)"]
+    assert sim.status["phase"] == "Failed"
+    starts = sorted(names.parse_timestamp(n["startedAt"]) for n in sim.status["nodes"].values()
+                    if n["type"] == "Pod")
+    # 1 s run + 10 s, then 1 s run + 10 s * 2: the third attempt starts 32 s after the first
+    assert [t - starts[0] for t in starts] == [0, 11, 32]
+
+
+def test_retry_limit_that_is_not_a_number_is_a_clear_error():
+    sim = sim_of(RETRY.replace('value: "2"', 'value: "two"'), {"main": Outcome(exit_code=1)})
+    sim.run()
+    assert sim.status["phase"] == "Error"
+    root = sim.status["nodes"][next(iter(sim.status["nodes"]))]
+    assert "two" in root["message"]
+    assert [n for n in sim.status["nodes"].values() if n["type"] == "Pod"] == []
+
+
+def test_retry_limit_unresolved_names_the_field():
+    sim = sim_of(RETRY.replace("{{inputs.parameters.limit}}", "{{workflow.parameters.nope}}"),
+                 {"main": Outcome(exit_code=1)})
+    sim.run()
+    root = sim.status["nodes"][next(iter(sim.status["nodes"]))]
+    assert (root["phase"], sim.status["phase"]) == ("Error", "Error")
+    assert "retryStrategy.limit" in root["message"]
