@@ -93,3 +93,48 @@ def test_retry_limit_unresolved_names_the_field():
     root = sim.status["nodes"][next(iter(sim.status["nodes"]))]
     assert (root["phase"], sim.status["phase"]) == ("Error", "Error")
     assert "retryStrategy.limit" in root["message"]
+
+
+RAW = """
+    metadata: {name: raw}
+    spec:
+      entrypoint: main
+      arguments: {parameters: [{name: who, value: world}]}
+      templates:
+      - name: main
+        inputs:
+          parameters: [{name: greeting, value: hello}]
+          artifacts:
+          - name: msg
+            path: /tmp/msg
+            raw: {data: "{{inputs.parameters.greeting}} {{workflow.parameters.who}}"}
+        container: {image: alpine, command: [cat, /tmp/msg]}
+"""
+
+
+def test_raw_artifact_data_is_substituted():
+    sim = sim_of(RAW)
+    sim.run()
+    assert sim.status["phase"] == "Succeeded"
+    (art,) = sim.started[0].inputs
+    assert art.raw == "hello world"
+
+
+def test_looped_step_over_nothing_is_one_skipped_node():
+    sim = sim_of("""
+        metadata: {name: empty}
+        spec:
+          entrypoint: main
+          templates:
+          - name: main
+            steps:
+            - - {name: loop, template: ok, withParam: "[]"}
+            - - {name: after, template: ok}
+          - name: ok
+            container: {image: alpine, command: ["true"]}
+    """)
+    sim.run()
+    assert sim.status["phase"] == "Succeeded"
+    (skipped,) = sim.nodes("loop")
+    assert (skipped["type"], skipped["phase"], skipped["message"]) == ("Skipped", "Skipped", "Skipped, empty params")
+    assert sim.phase("after") == "Succeeded"

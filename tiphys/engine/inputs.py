@@ -47,6 +47,7 @@ def bind(tmpl: dict[str, Any], arguments: dict[str, Any], lookup_artifact: Looku
         params[name] = value
     given_arts = {a["name"]: a for a in arguments.get("artifacts") or [] if isinstance(a, dict) and "name" in a}
     arts: dict[str, Any] = {}
+    local = {f"inputs.parameters.{k}": v for k, v in params.items()}
     for decl in (tmpl.get("inputs") or {}).get("artifacts") or []:
         name = decl["name"]
         given_art = given_arts.get(name, {})
@@ -54,6 +55,9 @@ def bind(tmpl: dict[str, Any], arguments: dict[str, Any], lookup_artifact: Looku
             if not decl.get("optional") and not any(k in decl for k in ("from", "raw", *_SOURCES)):
                 raise SpecError(f"inputs.artifacts.{name}: {given_art[ABSENT]}")
             given_art = {}
+        if isinstance(decl.get("raw"), dict) and not given_art:
+            # as Argo, a declared raw artifact's data sees the template's inputs and the globals
+            decl = {**decl, "raw": render(tpl.render_obj(decl["raw"], local))}
         merged = {**decl, **given_art}
         arts[name] = resolve_artifact(merged, lookup_artifact, tmpl.get("name", ""))
     return {"parameters": params, "artifacts": arts}
