@@ -138,3 +138,32 @@ def test_looped_step_over_nothing_is_one_skipped_node():
     (skipped,) = sim.nodes("loop")
     assert (skipped["type"], skipped["phase"], skipped["message"]) == ("Skipped", "Skipped", "Skipped, empty params")
     assert sim.phase("after") == "Succeeded"
+
+
+def test_input_default_may_use_another_input_and_when_filters_map_items():
+    sim = sim_of("""
+        metadata: {name: wf}
+        spec:
+          entrypoint: main
+          templates:
+          - name: main
+            inputs:
+              parameters:
+              - {name: test, value: "false"}
+              - name: list
+                value: "{{= concat(['always'], inputs.parameters.test == 'true' ? ['test'] : []) | toJSON() }}"
+            steps:
+            - - name: fst
+                template: ok
+                when: '"{{= get(item, ''type'') ?? ''always'' }}" in ("{{= inputs.parameters.list | fromJSON() | join(''","'') }}")'
+                withParam: '[{"name": "a", "type": "always"}, {"name": "b", "type": "test"}, {"name": "c"}]'
+          - name: ok
+            container: {image: alpine, command: ["true"]}
+    """)
+    sim.run()
+    assert sim.status["phase"] == "Succeeded"
+    root = sim.status["nodes"][next(iter(sim.status["nodes"]))]
+    assert [p["value"] for p in root["inputs"]["parameters"]] == ["false", '[\n  "always"\n]']
+    assert sim.phase("fst(0:name:a,type:always)") == "Succeeded"
+    assert sim.phase("fst(1:name:b,type:test)") == "Skipped"
+    assert sim.phase("fst(2:name:c)") == "Succeeded"

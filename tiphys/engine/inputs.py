@@ -39,12 +39,17 @@ def bind(tmpl: dict[str, Any], arguments: dict[str, Any], lookup_artifact: Looku
             raise SpecError(f"inputs.parameters.{name}: {arg[ABSENT]}")
         else:
             raise SpecError(f"inputs.parameters.{name} was not supplied", path=f"templates.{tmpl.get('name')}.inputs")
-        value = tpl.format_value(value)
+        params[name] = tpl.format_value(value)
+    # Argo's second pass: a default that names another input (`{{=inputs.parameters.a == ...}}`)
+    # is resolved from the first pass's values
+    first = {f"inputs.parameters.{k}": v for k, v in params.items()}
+    for decl in (tmpl.get("inputs") or {}).get("parameters") or []:
+        name = decl["name"]
+        value = params[name] = tpl.render(params[name], first) if "{{" in params[name] else params[name]
         enum = decl.get("enum")
         if enum and value not in [tpl.format_value(e) for e in enum]:
             raise SpecError(f"inputs.parameters.{name}: value {value!r} is not in the enum {enum}",
                             path=f"templates.{tmpl.get('name')}.inputs")
-        params[name] = value
     given_arts = {a["name"]: a for a in arguments.get("artifacts") or [] if isinstance(a, dict) and "name" in a}
     arts: dict[str, Any] = {}
     local = {f"inputs.parameters.{k}": v for k, v in params.items()}
