@@ -167,3 +167,26 @@ def test_input_default_may_use_another_input_and_when_filters_map_items():
     assert sim.phase("fst(0:name:a,type:always)") == "Succeeded"
     assert sim.phase("fst(1:name:b,type:test)") == "Skipped"
     assert sim.phase("fst(2:name:c)") == "Succeeded"
+
+
+def test_expressions_see_the_engine_clock():
+    sim = sim_of("""
+        metadata: {name: clk}
+        spec:
+          entrypoint: main
+          templates:
+          - name: main
+            steps:
+            - - {name: a, template: show}
+            - - {name: b, template: show}
+          - name: show
+            container:
+              image: alpine
+              args: ["{{=sprig.date('2006-01-02 15:04:05', now())}}", "{{=sprig.date('15:04:05', sprig.now())}}",
+                     "{{=sprig.unixEpoch(sprig.now())}}"]
+    """, {"show": Outcome(duration=90)}, start=1_000_000_000.0)
+    sim.run()
+    assert sim.status["phase"] == "Succeeded"
+    first, second = (s.template["container"]["args"] for s in sim.started)
+    assert first == ["2001-09-09 01:46:40", "01:46:40", "1000000000"]
+    assert second == ["2001-09-09 01:48:10", "01:48:10", "1000000090"]

@@ -186,3 +186,14 @@ def test_env_values_are_not_mutated() -> None:
     env = {"x": [3, 1, 2]}
     assert evaluate("sortBy(x, #)", env) == [1, 2, 3]
     assert env == {"x": [3, 1, 2]}
+
+
+def test_now_follows_clock_at() -> None:
+    with exprfuncs.clock_at(1_000_000_000.0):
+        assert evaluate("now()", {}) == datetime(2001, 9, 9, 1, 46, 40, tzinfo=timezone.utc)
+        assert evaluate("sprig.date('2006-01-02', sprig.now())", {}) == "2001-09-09"
+        assert evaluate("sprig.date('2006', 'not a date')", {}) == "2001"
+        with exprfuncs.clock_at(FIXED_NOW):
+            assert evaluate("now()", {}) == FIXED_NOW
+        assert evaluate("now().Year()", {}) == 2001
+    assert evaluate("now()", {}).year >= 2024

@@ -24,6 +24,7 @@ from tiphys.engine.frames import Ctx, Frame
 from tiphys.engine.podqueue import PodQueue
 from tiphys.engine.tree import NodeTree
 from tiphys.errors import SpecError, TiphysError
+from tiphys.expr import exprfuncs
 from tiphys.expr import template as tpl
 
 MAX_RECURSION = 100    # Argo's maxStackDepth: the 100th nested template call errors
@@ -109,6 +110,14 @@ class Engine:
 
     # ----------------------------------------------------------------- public API
     def start(self, now: float) -> list[A.Action]:
+        with exprfuncs.clock_at(now):   # expressions' now() is the engine's clock
+            return self._start(now)
+
+    def handle(self, events: list[A.Event], now: float) -> list[A.Action]:
+        with exprfuncs.clock_at(now):
+            return self._handle(events, now)
+
+    def _start(self, now: float) -> list[A.Action]:
         self.now = now
         entry = self.spec.get("entrypoint")
         call = {"template": entry, "arguments": self.spec.get("arguments") or {}}
@@ -120,7 +129,7 @@ class Engine:
             self.set_timer("workflow-deadline", now + deadline, self._workflow_deadline)
         return self._flush()
 
-    def handle(self, events: list[A.Event], now: float) -> list[A.Action]:
+    def _handle(self, events: list[A.Event], now: float) -> list[A.Action]:
         self.now = now
         for ev in events:
             if isinstance(ev, A.PodExited):
