@@ -43,7 +43,12 @@ class Engine:
         self.wf = wf
         self.registry: Registry = registry or (lambda kind, name: None)
         self.name: str = wf.setdefault("metadata", {})["name"]
-        self.spec = templates.effective_spec(wf.get("spec") or {}, self.registry)
+        self.fatal: str | None = None    # why the workflow cannot start (it ends in Error)
+        try:
+            self.spec = templates.effective_spec(wf.get("spec") or {}, self.registry)
+        except SpecError as exc:        # as Argo's controller: a missing workflowTemplateRef
+            self.spec, self.fatal = {k: v for k, v in (wf.get("spec") or {}).items()
+                                     if k != "workflowTemplateRef"}, str(exc)
         self.defaults = self.spec.get("templateDefaults") or {}
         self.local = Ctx({t["name"]: t for t in self.spec.get("templates") or []}, self.name)
         self.globals = scope.globals_for(wf, self.spec, now)
@@ -119,6 +124,9 @@ class Engine:
 
     def _start(self, now: float) -> list[A.Action]:
         self.now = now
+        if self.fatal:
+            self.finish_workflow(phases.ERROR, self.fatal)
+            return self._flush()
         entry = self.spec.get("entrypoint")
         call = {"template": entry, "arguments": self.spec.get("arguments") or {}}
         self.invoke(self.name, self.name, call, self.local, ChainMap(self.globals), None, None,
