@@ -190,3 +190,31 @@ def test_expressions_see_the_engine_clock():
     first, second = (s.template["container"]["args"] for s in sim.started)
     assert first == ["2001-09-09 01:46:40", "01:46:40", "1000000000"]
     assert second == ["2001-09-09 01:48:10", "01:48:10", "1000000090"]
+
+
+HOOK = """
+    metadata: {name: hk}
+    spec:
+      entrypoint: main
+      hooks:
+        exit:
+          template: report
+          arguments:
+            parameters:
+            - {name: ternary, value: '{{= workflow.status == "Succeeded" ? "yes" : "no" }}'}
+            - {name: status, value: "{{workflow.status}}"}
+      templates:
+      - name: main
+        container: {image: alpine, command: ["true"]}
+      - name: report
+        inputs: {parameters: [{name: ternary}, {name: status}]}
+        container: {image: alpine, args: ["{{inputs.parameters.ternary}}", "{{inputs.parameters.status}}"]}
+"""
+
+
+def test_workflow_exit_hook_arguments_see_the_workflow_status():
+    for outcome, expected in ((Outcome(), ["yes", "Succeeded"]), (Outcome(exit_code=1), ["no", "Failed"])):
+        sim = sim_of(HOOK, {"main": outcome})
+        sim.run()
+        report = [s for s in sim.started if s.template.get("name") == "report"]
+        assert report[0].template["container"]["args"] == expected
