@@ -98,3 +98,13 @@ def test_pod_volumes_as_the_kubelet_makes_them(tmp_path):
     with pytest.raises(SchemaError, match="absolute"):
         mounts({"hostPath": {"path": "relative/dir"}})
     assert not (tmp_path / "absent").exists()
+
+
+@pytest.mark.parametrize("executor", ["host", "sandbox", "docker"])
+def test_input_artifacts_inside_a_volume_mount_stay_visible(request, tmp_path, executor):
+    """As Argo mounts input artifacts on top of the pod's volumes (e2e TestInputOnMount)."""
+    env = _env(request, executor, tmp_path / "home")
+    code, wf, err = _run(env, WORKFLOW.with_name("input-on-mount.yaml"))
+    assert code == 0, err
+    logs = subprocess.run([TIPHYS, "logs", "input-on-mount"], capture_output=True, text=True, env=env).stdout
+    assert "hi" in logs and "there" in logs and "other" in logs

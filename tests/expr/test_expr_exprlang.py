@@ -140,7 +140,7 @@ ERRORS = [
     "1 +", "(1", "[1, 2", "{a: }", "'unterminated", "1 ? 2", "a b", "#", "let x = 1", "1 @ 2",
     "1 / 0", "1 % 0", "1.5 % 2", "'a' + 1", "'a' - 'b'", "1 < 'a'", "1 && true", "!1", "nil ? 1 : 2",
     "nothing.x", "x[10]", "x['a']", "m[1]", "1..'a'", "len(1)", "unknownfn(1)", "sprig.nofn()",
-    "sprig.add(1)", "int('3.0')", "asInt('3.0')", "asInt(' 3')", "asFloat('x')", "float('1_0')",
+    "sprig.sub(1)", "int('3.0')", "asInt('3.0')", "asInt(' 3')", "asFloat('x')", "float('1_0')",
     "repeat('a', 10000000)", "repeat('a', -1)", "1..10000000", "10 ** 400", "(-8) ** 0.5",
     "duration('1x')", "date('nope')", "fromJSON('{')", "fromBase64('!!')", "reduce([], #acc)",
     "all(x, #)", "filter(x, # + 1)", "'a' matches '('", "m.k.z", "'x' in 1", "x.Seconds()",
@@ -186,3 +186,14 @@ def test_env_values_are_not_mutated() -> None:
     env = {"x": [3, 1, 2]}
     assert evaluate("sortBy(x, #)", env) == [1, 2, 3]
     assert env == {"x": [3, 1, 2]}
+
+
+def test_now_follows_clock_at() -> None:
+    with exprfuncs.clock_at(1_000_000_000.0):
+        assert evaluate("now()", {}) == datetime(2001, 9, 9, 1, 46, 40, tzinfo=timezone.utc)
+        assert evaluate("sprig.date('2006-01-02', sprig.now())", {}) == "2001-09-09"
+        assert evaluate("sprig.date('2006', 'not a date')", {}) == "2001"
+        with exprfuncs.clock_at(FIXED_NOW):
+            assert evaluate("now()", {}) == FIXED_NOW
+        assert evaluate("now().Year()", {}) == 2001
+    assert evaluate("now()", {}).year >= 2024

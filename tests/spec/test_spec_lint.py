@@ -410,3 +410,39 @@ def test_hundred_thousand_tasks_lint_clean():
     m = Manifest("Workflow", "big", raw, "big.yaml", 0)
     issues = lint_manifests([m])
     assert issues == []
+
+
+PARAMETERISED_OUTPUTS = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: po}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    inputs: {parameters: [{name: variable, value: car}]}
+    script:
+      image: alpine
+      command: [sh, -c]
+      args: ["echo {{inputs.parameters.variable}} > /r"]
+    outputs:
+      parameters:
+      - {name: "p-{{inputs.parameters.variable}}", valueFrom: {path: /r}}
+      artifacts:
+      - {name: "result-{{inputs.parameters.variable}}", path: /r, globalName: "g-{{inputs.parameters.variable}}"}
+"""
+
+
+def test_output_names_from_inputs_and_script_without_source_are_accepted():
+    # argo lint checks output names after substituting inputs, and a script may omit source
+    assert texts(lint_text(PARAMETERISED_OUTPUTS)) == []
+
+
+def test_output_names_still_checked_around_tags():
+    bad = PARAMETERISED_OUTPUTS.replace('"result-{{', '"result bad-{{')
+    assert_reports(lint_text(bad), ["outputs.artifacts[0].name", "is invalid"])
+
+
+def test_input_names_with_tags_are_refused():
+    bad = PARAMETERISED_OUTPUTS.replace("{name: variable, value: car}", "{name: variable, value: car}, {name: 'x-{{workflow.name}}'}")
+    assert_reports(lint_text(bad), ["inputs.parameters[1].name", "is invalid"])

@@ -103,7 +103,7 @@ def _run_prepared(args: argparse.Namespace, raw: dict, *, check: tuple[str, str]
         params += run.parse_assignments(getattr(args, "parameters", []) or [], "-p")
         wf = run.prepare(raw, args, store, params=params)
         if not run.lint_or_report([Manifest(kind="Workflow", name=wf["metadata"]["name"], raw=wf,
-                                            file="<command line>", index=0)], store):
+                                            file="<command line>", index=0)], store, running=True):
             return 1
         args.output = getattr(args, "output", None)
         args.dry_run = getattr(args, "dry_run", False)

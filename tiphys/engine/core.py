@@ -24,6 +24,7 @@ from tiphys.engine.frames import Ctx, Frame
 from tiphys.engine.podqueue import PodQueue
 from tiphys.engine.tree import NodeTree
 from tiphys.errors import SpecError, TiphysError
+from tiphys.expr import exprfuncs
 from tiphys.expr import template as tpl
 
 MAX_RECURSION = 100    # Argo's maxStackDepth: the 100th nested template call errors
@@ -42,7 +43,12 @@ class Engine:
         self.wf = wf
         self.registry: Registry = registry or (lambda kind, name: None)
         self.name: str = wf.setdefault("metadata", {})["name"]
-        self.spec = templates.effective_spec(wf.get("spec") or {}, self.registry)
+        self.fatal: str | None = None    # why the workflow cannot start (it ends in Error)
+        try:
+            self.spec = templates.effective_spec(wf.get("spec") or {}, self.registry)
+        except SpecError as exc:        # as Argo's controller: a missing workflowTemplateRef
+            self.spec, self.fatal = {k: v for k, v in (wf.get("spec") or {}).items()
+                                     if k != "workflowTemplateRef"}, str(exc)
         self.defaults = self.spec.get("templateDefaults") or {}
         self.local = Ctx({t["name"]: t for t in self.spec.get("templates") or []}, self.name)
         self.globals = scope.globals_for(wf, self.spec, now)
@@ -109,7 +115,18 @@ class Engine:
 
     # ----------------------------------------------------------------- public API
     def start(self, now: float) -> list[A.Action]:
+        with exprfuncs.clock_at(now):   # expressions' now() is the engine's clock
+            return self._start(now)
+
+    def handle(self, events: list[A.Event], now: float) -> list[A.Action]:
+        with exprfuncs.clock_at(now):
+            return self._handle(events, now)
+
+    def _start(self, now: float) -> list[A.Action]:
         self.now = now
+        if self.fatal:
+            self.finish_workflow(phases.ERROR, self.fatal)
+            return self._flush()
         entry = self.spec.get("entrypoint")
         call = {"template": entry, "arguments": self.spec.get("arguments") or {}}
         self.invoke(self.name, self.name, call, self.local, ChainMap(self.globals), None, None,
@@ -120,7 +137,7 @@ class Engine:
             self.set_timer("workflow-deadline", now + deadline, self._workflow_deadline)
         return self._flush()
 
-    def handle(self, events: list[A.Event], now: float) -> list[A.Action]:
+    def _handle(self, events: list[A.Event], now: float) -> list[A.Action]:
         self.now = now
         for ev in events:
             if isinstance(ev, A.PodExited):

@@ -61,7 +61,9 @@ class DagFrame:
             self.deps[name] = found & set(self.tasks)
             for d in self.deps[name]:
                 self.dependents[d].append(name)
-        self.needed = self._needed(str(dag.get("target") or "").split())
+        # as Argo, the template's inputs and the globals are substituted before target is read
+        self.targets = tpl.render(str(dag.get("target") or ""), sc).split()
+        self.needed = self._needed(self.targets)
         self.task_node: dict[str, str] = {}
         self.node_task: dict[str, str] = {}
         self.finished: list[str] = []
@@ -234,7 +236,7 @@ class DagFrame:
 
     def _finish(self) -> None:
         eng = self.eng
-        targets = str((self.tmpl.get("dag") or {}).get("target") or "").split() or \
+        targets = self.targets or \
             [n for n in self.tasks if n in self.needed and not any(d in self.needed for d in self.dependents[n])]
         self.node["outboundNodes"] = [o for t in targets if t in self.task_node for o in eng.outbound(self.task_node[t])]
         branch: dict[str, str] = {}

@@ -58,6 +58,11 @@ class RootFrame:
         eng.globals["workflow.failures"] = json.dumps(scope.compact(eng.tree.failures(eng.name)))
         eng.globals["workflow.duration"] = str(eng.now - names.parse_timestamp(eng.status["startedAt"]))
         eng.stopping = None
+        try:   # the hook's arguments see workflow.status, workflow.failures... as in Argo
+            call = tpl.render_obj(call, ChainMap(eng.globals))
+        except TiphysError as exc:
+            eng.finish_workflow(phases.ERROR, str(exc))
+            return
         eng.invoke(f"{eng.name}.onExit", f"{eng.name}.onExit", call, eng.local, ChainMap(eng.globals),
                    None, None, ExitFrame(main, message), depth=0)
 

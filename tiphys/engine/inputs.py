@@ -39,14 +39,20 @@ def bind(tmpl: dict[str, Any], arguments: dict[str, Any], lookup_artifact: Looku
             raise SpecError(f"inputs.parameters.{name}: {arg[ABSENT]}")
         else:
             raise SpecError(f"inputs.parameters.{name} was not supplied", path=f"templates.{tmpl.get('name')}.inputs")
-        value = tpl.format_value(value)
+        params[name] = tpl.format_value(value)
+    # Argo's second pass: a default that names another input (`{{=inputs.parameters.a == ...}}`)
+    # is resolved from the first pass's values
+    first = {f"inputs.parameters.{k}": v for k, v in params.items()}
+    for decl in (tmpl.get("inputs") or {}).get("parameters") or []:
+        name = decl["name"]
+        value = params[name] = tpl.render(params[name], first) if "{{" in params[name] else params[name]
         enum = decl.get("enum")
         if enum and value not in [tpl.format_value(e) for e in enum]:
             raise SpecError(f"inputs.parameters.{name}: value {value!r} is not in the enum {enum}",
                             path=f"templates.{tmpl.get('name')}.inputs")
-        params[name] = value
     given_arts = {a["name"]: a for a in arguments.get("artifacts") or [] if isinstance(a, dict) and "name" in a}
     arts: dict[str, Any] = {}
+    local = {f"inputs.parameters.{k}": v for k, v in params.items()}
     for decl in (tmpl.get("inputs") or {}).get("artifacts") or []:
         name = decl["name"]
         given_art = given_arts.get(name, {})
@@ -54,6 +60,9 @@ def bind(tmpl: dict[str, Any], arguments: dict[str, Any], lookup_artifact: Looku
             if not decl.get("optional") and not any(k in decl for k in ("from", "raw", *_SOURCES)):
                 raise SpecError(f"inputs.artifacts.{name}: {given_art[ABSENT]}")
             given_art = {}
+        if isinstance(decl.get("raw"), dict) and not given_art:
+            # as Argo, a declared raw artifact's data sees the template's inputs and the globals
+            decl = {**decl, "raw": render(tpl.render_obj(decl["raw"], local))}
         merged = {**decl, **given_art}
         arts[name] = resolve_artifact(merged, lookup_artifact, tmpl.get("name", ""))
     return {"parameters": params, "artifacts": arts}

@@ -6,11 +6,13 @@ and `backoff` waits duration * factor^attempt, capped, within maxDuration.
 """
 from __future__ import annotations
 
+from collections import ChainMap
 from typing import TYPE_CHECKING, Any
 
-from tiphys.engine import durations, names, phases
+from tiphys.engine import durations, names, phases, scope
 from tiphys.errors import TiphysError
 from tiphys.expr import exprlang
+from tiphys.expr import template as tpl
 
 if TYPE_CHECKING:
     from tiphys.engine.frames import Ctx, Frame
@@ -21,8 +23,34 @@ def start(eng: Engine, name: str, display: str, tmpl: dict[str, Any], ctx: Ctx, 
           strategy: dict[str, Any], boundary: str | None, parent: str | None, waiter: Frame, depth: int) -> str:
     node = eng.new_node(name, display, "Retry", template=tmpl.get("name"), boundary=boundary, parent=parent, ctx=ctx)
     eng.tree.waiters[node["id"]] = waiter
-    RetryFrame(eng, node, tmpl, ctx, bound, strategy or {}, boundary, depth).attempt(0)
+    try:
+        # as Argo, the template's inputs and the globals are substituted before the strategy is read
+        strategy = tpl.render_obj(strategy or {}, ChainMap(scope.template_locals(bound, tmpl, name), eng.globals))
+        _check(strategy)
+    except TiphysError as exc:
+        eng.complete(node["id"], phases.ERROR, str(exc))
+        return node["id"]
+    RetryFrame(eng, node, tmpl, ctx, bound, strategy, boundary, depth).attempt(0)
     return node["id"]
+
+
+def _count(value: Any, field: str) -> int | None:
+    """An IntOrString count (limit, factor); None when absent."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool) or not (isinstance(value, int) or str(value).strip().lstrip("-").isdigit()):
+        raise TiphysError(f"retryStrategy.{field}: {value!r} is not an integer")
+    return int(str(value).strip())
+
+
+def _check(strategy: dict[str, Any]) -> None:
+    """Fail early and clearly on a strategy whose numbers or durations cannot be read."""
+    _count(strategy.get("limit"), "limit")
+    backoff = strategy.get("backoff") or {}
+    _count(backoff.get("factor"), "backoff.factor")
+    for key in ("duration", "cap", "maxDuration"):
+        if backoff.get(key) not in (None, ""):
+            durations.seconds(backoff[key], f"retryStrategy.backoff.{key}")
 
 
 class RetryFrame:
@@ -74,8 +102,8 @@ class RetryFrame:
             self.attempt(self.count)
 
     def _under_limit(self) -> bool:
-        limit = self.strategy.get("limit")
-        return limit not in (None, "") and self.count <= int(str(limit))
+        limit = _count(self.strategy.get("limit"), "limit")
+        return limit is not None and self.count <= limit
 
     def _refusal(self, child: dict[str, Any]) -> str | None:
         """Why the failed attempt is not retried (None: retry it)."""
@@ -85,8 +113,8 @@ class RetryFrame:
                    "OnError": (phases.ERROR,), "OnTransientError": ()}.get(policy, (phases.FAILED,))
         if phase not in allowed:
             return child.get("message", "")
-        limit = s.get("limit")
-        if limit not in (None, "") and self.count > int(str(limit)):
+        limit = _count(s.get("limit"), "limit")
+        if limit is not None and self.count > limit:
             return "No more retries left"
         if s.get("expression"):
             started = child.get("startedAt")
@@ -115,9 +143,9 @@ class RetryFrame:
         if not b.get("duration"):
             raise TiphysError("no base duration specified for retryStrategy")
         delay = durations.seconds(b["duration"], "retryStrategy.backoff.duration")
-        factor = b.get("factor")
-        if factor not in (None, "") and int(str(factor)) > 0:
-            delay *= int(str(factor)) ** (self.count - 1)
+        factor = _count(b.get("factor"), "backoff.factor")
+        if factor is not None and factor > 0:
+            delay *= factor ** (self.count - 1)
         if b.get("cap"):
             delay = min(delay, durations.seconds(b["cap"], "retryStrategy.backoff.cap"))
         if max_end is not None and eng.now + delay > max_end:

@@ -78,7 +78,15 @@ class StepsFrame:
             items = loops.expand(step, lambda v: tpl.render_obj(v, self.scope))
         except TiphysError as exc:
             self.pending += 1
+            self.running += 1  # child_done counts it down
             nid = self.eng.error_node(base, sname, self.node["id"], self.group_id, self, str(exc))
+            self.children[nid] = step
+            return
+        if not items:  # as Argo: a looped step over nothing is one Skipped node
+            self.pending += 1
+            self.running += 1
+            nid = self.eng.skipped_node(base, sname, self.node["id"], self.group_id, self, phases.SKIPPED,
+                                        "Skipped, empty params", step.get("template"))
             self.children[nid] = step
             return
         for i, item in enumerate(items):

@@ -135,6 +135,18 @@ def mount_args(mounts: list[tuple[str, Path | None, bool]]) -> list[str]:
     return args
 
 
+def inputs_over_mounts(root: Path, paths: list[str], placed: list[tuple[str, Path | None, bool]]) -> list[str]:
+    """bwrap arguments binding again the input artifacts (placed under `root`, at `paths` as the
+    step sees them) that a volume mount would hide: Argo mounts each input artifact on top of
+    the pod's volumes, so an artifact at /mnt/in stays visible under an emptyDir at /mnt."""
+    args: list[str] = []
+    for path in paths:
+        path = posixpath.normpath("/" + path.lstrip("/"))
+        if any(path == inside or path.startswith(inside.rstrip("/") + "/") for inside, _, _ in placed):
+            args += ["--bind", str(root / path.lstrip("/")), path]
+    return args
+
+
 def env_file(env: dict[str, str]) -> int:
     """An anonymous in-memory file holding `--setenv K V` for every variable, NUL-separated, as
     bwrap's `--args FD` reads them; the caller passes it to bwrap (pass_fds) and closes it."""

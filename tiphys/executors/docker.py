@@ -37,6 +37,7 @@ import asyncio
 import io
 import logging
 import os
+import posixpath
 import re
 import tarfile
 import threading
@@ -264,6 +265,7 @@ class DockerExecutor:
                 mounts.append(docker.types.Mount(m.path, None, type="tmpfs", read_only=m.read_only))
             else:
                 binds.append(f"{Path(m.source).absolute()}:{m.path}:{'ro' if m.read_only else 'rw'}")
+        binds += _inputs_over_mounts(spec, spec.working_dir or config.get("WorkingDir") or "/")
         memory = spec.memory_limit
         host_config = dict(
             network_mode=self.network,
@@ -309,6 +311,18 @@ def forget_workflow(workflow: str, base_url: str | None = None, uid: str = "") -
 
 
 
+
+
+def _inputs_over_mounts(spec: StepSpec, cwd: str) -> list[str]:
+    """Binds (read-only: the source is the stored artifact) for the inputs a volume mount would
+    hide, since the tar of inputs lands before the mounts: Argo mounts each input artifact on top
+    of the pod's volumes, so an artifact at /mnt/in stays visible under an emptyDir at /mnt."""
+    binds = []
+    for item in spec.inputs:
+        path = posixpath.normpath(posixpath.join(cwd, item.path))
+        if any(path == m.path.rstrip("/") or path.startswith(m.path.rstrip("/") + "/") for m in spec.mounts):
+            binds.append(f"{Path(item.source).absolute()}:{path}:ro")
+    return binds
 
 
 def _tar_inputs(spec: StepSpec, cwd: str) -> bytes | None:

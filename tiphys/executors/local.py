@@ -34,7 +34,7 @@ from tiphys.executors.bubblewrap import (
     SYSTEM_DIRS, base_args, resolve_in_root,
 )
 from tiphys.executors.bubblewrap import command as bubblewrap_command
-from tiphys.executors.bubblewrap import env_file, mount_args, mount_sources, place_mounts
+from tiphys.executors.bubblewrap import env_file, inputs_over_mounts, mount_args, mount_sources, place_mounts
 from tiphys.executors.cgroups import _Cgroups, _Group, _safe_name
 from tiphys.executors.handles import LocalHandle, _DoneHandle, _Run
 from tiphys.executors.images import KNOWN_IMAGES, default_argv, image_known, install_shims, parse_image
@@ -191,10 +191,11 @@ class LocalExecutor:
                               f"/{in_system(item.path)}")
             if not os.path.lexists(item.source):
                 return failed(f"input source {item.source} for {item.path} does not exist")
+        input_paths = [item.path if item.path.startswith("/") else cwd.rstrip("/") + "/" + item.path
+                       for item in spec.inputs]
         if spec.inputs:
             def place_all():
-                for item in spec.inputs:
-                    dest = item.path if item.path.startswith("/") else cwd.rstrip("/") + "/" + item.path
+                for item, dest in zip(spec.inputs, input_paths):
                     _place(Path(item.source), root / dest.lstrip("/"))
             await asyncio.to_thread(place_all)
         script = None
@@ -216,7 +217,7 @@ class LocalExecutor:
             mounts = place_mounts(root, spec.mounts, in_system) if spec.mounts else []
         except InfrastructureError as e:
             return failed(str(e))
-        extra_binds += mount_args(mounts)
+        extra_binds += mount_args(mounts) + inputs_over_mounts(root, input_paths, mounts)
         hostname = _safe_name(spec.key.lower()).replace("_", "-").replace(".", "-") or "step"
         env = self._env(spec, f"{SHIM_DIR_IN_SANDBOX}:{DEFAULT_PATH}", "/root",
                         {"HOSTNAME": hostname})

@@ -41,7 +41,8 @@ from pathlib import Path
 from tiphys.errors import InfrastructureError, TiphysError
 from tiphys.executors import retryloop
 from tiphys.executors.base import StepResult, StepSpec
-from tiphys.executors.bubblewrap import DEFAULT_CAPS, env_file, mount_args, mount_sources, place_mounts
+from tiphys.executors.bubblewrap import (DEFAULT_CAPS, env_file, inputs_over_mounts, mount_args, mount_sources,
+                                         place_mounts)
 from tiphys.executors.bubblewrap import command as bubblewrap_command
 from tiphys.executors.cgroups import _Cgroups, _safe_name
 from tiphys.executors.handles import LocalHandle, _DoneHandle, _Run
@@ -325,10 +326,12 @@ class SandboxExecutor:
         for item in spec.inputs:
             if not os.path.lexists(item.source):
                 return failed(f"input source {item.source} for {item.path} does not exist")
+        input_paths: list[str] = []     # where each input is, as the step sees it
         if spec.inputs:
             def place_all():
                 for item in spec.inputs:
                     target = host_path(merged, posixpath.join(cwd, item.path))
+                    input_paths.append("/" + target.relative_to(merged).as_posix())
                     if target.is_symlink():
                         target.unlink()
                     _place(Path(item.source), target)
@@ -371,7 +374,8 @@ class SandboxExecutor:
         r, w = os.pipe()
         os.set_blocking(r, False)
         env_fd = env_file(env)          # the environment never shows in `ps` (secrets)
-        bw = prefix + bubblewrap_command(self._bwrap, merged, base, mount_args(mounts), hostname, env, w, cwd,
+        binds_after = mount_args(mounts) + inputs_over_mounts(merged, input_paths, mounts)
+        bw = prefix + bubblewrap_command(self._bwrap, merged, base, binds_after, hostname, env, w, cwd,
                                          argv, env_fd)
         run = _Run(spec, workdir, stdout, stderr, True, merged, cwd, status_fd=r, argv0=argv[0],
                    mounts=mount_sources(spec.mounts, mounts))

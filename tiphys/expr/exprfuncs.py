@@ -10,6 +10,9 @@ import base64
 import binascii
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -22,9 +25,24 @@ from tiphys.expr.exprvalues import (equal, go_atoi, go_parse_float, is_int, is_n
 MAX_SIZE = 1_000_000
 
 
+_CLOCK: ContextVar[datetime | None] = ContextVar("tiphys_expr_clock", default=None)
+
+
 def clock() -> datetime:
-    """The current time for `now()`; tests replace it (or pass `now` in the env)."""
-    return datetime.now(timezone.utc)
+    """The time `now()` and sprig's date functions see: the caller's (see `clock_at`), else the wall clock."""
+    return _CLOCK.get() or datetime.now(timezone.utc)
+
+
+@contextmanager
+def clock_at(now: float | datetime) -> Iterator[None]:
+    """Evaluate expressions within as if the time were `now` (the engine passes its own clock,
+    so a workflow's expressions are deterministic under a simulated clock)."""
+    moment = now if isinstance(now, datetime) else datetime.fromtimestamp(now, timezone.utc)
+    token = _CLOCK.set(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
+    try:
+        yield
+    finally:
+        _CLOCK.reset(token)
 
 
 @dataclass(frozen=True)

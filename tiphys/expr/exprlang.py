@@ -12,7 +12,7 @@ from functools import cmp_to_key, lru_cache
 from typing import Any, Callable, Mapping
 
 from tiphys.errors import ExpressionError
-from tiphys.expr import exprfuncs, exprops, jsonpath, sprig
+from tiphys.expr import exprfuncs, exprops, jsonpath, sprig, sprigmore
 from tiphys.expr.exprfuncs import Builtin, Namespace
 from tiphys.expr.exprparse import (ArrayLit, Binary, Call, Closure, Conditional, Const, Let, MapLit,
                                    Member, Method, Name, Node, Pointer, Slice, Unary, parse)
@@ -40,6 +40,7 @@ def _jsonpath(document: Any, path: Any) -> Any:
 
 FUNCTIONS: dict[str, Builtin] = {**exprfuncs.FUNCTIONS, "jsonpath": Builtin("jsonpath", _jsonpath, 2, 2)}
 GLOBALS: dict[str, Any] = {"sprig": sprig.NAMESPACE}
+assert sprigmore.FUNCTIONS is sprig.FUNCTIONS  # sprigmore registers into the sprig namespace
 _PREDICATE_ARITY = {"count": (1, 2), "sum": (1, 2), "sortBy": (2, 3), "reduce": (2, 3)}
 
 

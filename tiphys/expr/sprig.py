@@ -12,6 +12,7 @@ import binascii
 import math
 import re
 from datetime import datetime, timezone
+from decimal import Decimal, localcontext
 from typing import Any
 
 from tiphys.errors import ExpressionError
@@ -77,9 +78,12 @@ def _divisor(value: Any) -> int:
     return number
 
 
-@_sprig("add", 2)
-def _add(a: Any, b: Any) -> int:
-    return wrap_int(to_int(a) + to_int(b))
+@_sprig("add", 0, _VARIADIC)
+def _add(*values: Any) -> int:
+    total = 0
+    for value in values:
+        total = wrap_int(total + to_int(value))
+    return total
 
 
 @_sprig("add1", 1)
@@ -119,32 +123,70 @@ def _max(*values: Any) -> int:
     return max(to_int(v) for v in values)
 
 
+FUNCTIONS["biggest"] = Builtin("biggest", _max, 1, _VARIADIC)
+
+
 @_sprig("min", 1, _VARIADIC)
 def _min(*values: Any) -> int:
     return min(to_int(v) for v in values)
 
 
-@_sprig("addf", 2)
-def _addf(a: Any, b: Any) -> float:
-    return to_float(a) + to_float(b)
+def _decimal(value: Any) -> Decimal:
+    number = to_float(value)
+    if math.isnan(number) or math.isinf(number):
+        raise ExpressionError(f"sprig: cannot convert {gofmt.float_sprint(number)} to a decimal")
+    return Decimal(repr(number))
 
 
-@_sprig("subf", 2)
-def _subf(a: Any, b: Any) -> float:
-    return to_float(a) - to_float(b)
+def _decimal_fold(first: Any, rest: tuple[Any, ...], op: Any) -> float:
+    """sprig's execDecimalOp: exact decimal arithmetic over the float64 values, then a float."""
+    total = _decimal(first)
+    with localcontext() as ctx:
+        ctx.prec = 40
+        for value in rest:
+            total = op(total, _decimal(value))
+    return float(total)
 
 
-@_sprig("mulf", 2)
-def _mulf(a: Any, b: Any) -> float:
-    return to_float(a) * to_float(b)
+@_sprig("addf", 0, _VARIADIC)
+def _addf(*values: Any) -> float:
+    return _decimal_fold(0.0, values, lambda a, b: a + b)
 
 
-@_sprig("divf", 2)
-def _divf(a: Any, b: Any) -> float:
-    denominator = to_float(b)
-    if denominator == 0:
+@_sprig("add1f", 1)
+def _add1f(value: Any) -> float:
+    return _decimal_fold(value, (1,), lambda a, b: a + b)
+
+
+@_sprig("subf", 1, _VARIADIC)
+def _subf(first: Any, *rest: Any) -> float:
+    return _decimal_fold(first, rest, lambda a, b: a - b)
+
+
+@_sprig("mulf", 1, _VARIADIC)
+def _mulf(first: Any, *rest: Any) -> float:
+    return _decimal_fold(first, rest, lambda a, b: a * b)
+
+
+def _divide(a: Decimal, b: Decimal) -> Decimal:
+    if b == 0:
         raise ExpressionError("sprig: divf by zero")
-    return to_float(a) / denominator
+    return a / b
+
+
+@_sprig("divf", 1, _VARIADIC)
+def _divf(first: Any, *rest: Any) -> float:
+    return _decimal_fold(first, rest, _divide)
+
+
+@_sprig("maxf", 1, _VARIADIC)
+def _maxf(*values: Any) -> float:
+    return max(to_float(v) for v in values)
+
+
+@_sprig("minf", 1, _VARIADIC)
+def _minf(*values: Any) -> float:
+    return min(to_float(v) for v in values)
 
 
 @_sprig("int", 1)
@@ -278,7 +320,7 @@ def _empty(value: Any) -> bool:
     return empty(value)
 
 
-@_sprig("default", 1, 2)
+@_sprig("default", 1, _VARIADIC)
 def _default(fallback: Any, *given: Any) -> Any:
     return fallback if not given or empty(given[0]) else given[0]
 

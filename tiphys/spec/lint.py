@@ -39,6 +39,7 @@ class LintIssue:
     name: str
     path: str           # field path such as templates.main.tasks.build (may be "")
     message: str
+    at_run: bool = False   # Argo's controller meets this when it runs the workflow (it ends in Error)
 
     def __str__(self) -> str:
         head = self.file
@@ -63,9 +64,9 @@ class _Linter(DocumentChecks, TemplateChecks, FlowChecks, ReferenceChecks):
         self._items_based: list[tuple[str, str]] = []
 
     # -- reporting ---------------------------------------------------------------------------
-    def issue(self, path: Any, message: str) -> None:
+    def issue(self, path: Any, message: str, *, at_run: bool = False) -> None:
         self.out.append(LintIssue(self.m.file, self.m.index, self.m.kind, self.m.name,
-                                  _fmt_path(path), message))
+                                  _fmt_path(path), message, at_run))
 
 
 # --------------------------------------------------------------------------------------------

@@ -163,7 +163,7 @@ class DocumentChecks:
                 kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
                 ref_spec = self.catalog.spec(kind, ref["name"])
                 if ref_spec is None:
-                    self.issue(f"{sp}.workflowTemplateRef", f"{kind} {_q(ref['name'])} not found")
+                    self.issue(f"{sp}.workflowTemplateRef", f"{kind} {_q(ref['name'])} not found", at_run=True)
                 if templates:
                     self.issue(f"{sp}.templates", "templates must not be set when workflowTemplateRef "
                                                   "is used (the referenced template supplies them)")

@@ -20,6 +20,7 @@ TYPE_FIELDS = ("container", "script", "dag", "steps", "suspend", "resource", "ht
                "containerSet", "plugin")
 RETRY_POLICIES = frozenset({"Always", "OnFailure", "OnError", "OnTransientError"})
 RESOURCE_ACTIONS = frozenset({"get", "create", "apply", "delete", "replace", "patch"})
+_PLACEHOLDER_TAG = re.compile(r"\{\{.*?\}\}", re.S)
 
 
 class TemplateChecks:
@@ -87,8 +88,11 @@ class TemplateChecks:
         if outputs is not None and not isinstance(outputs, dict):
             self.issue(f"{p}.outputs", "outputs must be a mapping")
         outputs = _dict(outputs)
-        out_params = self.check_named_list(outputs.get("parameters"), f"{p}.outputs.parameters", _PARAM_NAME)
-        out_arts = self.check_named_list(outputs.get("artifacts"), f"{p}.outputs.artifacts", _PARAM_NAME)
+        # Argo checks output names after substituting the template's inputs (placeholders)
+        out_params = self.check_named_list(outputs.get("parameters"), f"{p}.outputs.parameters", _PARAM_NAME,
+                                           substituted=True)
+        out_arts = self.check_named_list(outputs.get("artifacts"), f"{p}.outputs.artifacts", _PARAM_NAME,
+                                         substituted=True)
         for op in _list_of_dicts(outputs.get("parameters")):
             for where, problem in parameter_value_problems(op, f"{p}.outputs.parameters.{op.get('name')}"):
                 self.issue(where, problem)
@@ -150,7 +154,7 @@ class TemplateChecks:
             self.walk(v, scope, wpath)
             wpath.pop()
 
-    def check_named_list(self, items: Any, path: str, rx: re.Pattern) -> list[str]:
+    def check_named_list(self, items: Any, path: str, rx: re.Pattern, substituted: bool = False) -> list[str]:
         if items is None:
             return []
         if not isinstance(items, list):
@@ -166,7 +170,7 @@ class TemplateChecks:
             if not isinstance(n, str) or not n:
                 self.issue(f"{path}[{i}].name", "name is required")
                 continue
-            if not rx.match(n):
+            if not rx.match(_PLACEHOLDER_TAG.sub("placeholder", n) if substituted else n):
                 self.issue(f"{path}[{i}].name", f"name {_q(n)} is invalid: use letters, digits, '_' or '-'")
             if n in seen:
                 self.issue(f"{path}[{i}].name", f"name {_q(n)} is not unique")
@@ -209,8 +213,6 @@ class TemplateChecks:
                 self.issue(f"{p}.{ttype}", f"{ttype} must be a mapping")
             elif not body.get("image") and not _dict(defaults.get(ttype)).get("image"):
                 self.issue(f"{p}.{ttype}.image", "image may not be empty")
-            elif ttype == "script" and body.get("source") is None:
-                self.issue(f"{p}.script.source", "source is required")
         elif ttype == "resource":
             r = t.get("resource")
             if not isinstance(r, dict):
