@@ -39,3 +39,14 @@ def test_expr_and_spec_do_not_import_the_engine():
     for package in ("expr", "spec"):
         for path in sorted((ROOT / package).glob("*.py")):
             assert not any(n.startswith(("tiphys.engine",) + SHELL) for n in imports(path)), path.name
+
+
+def test_template_kinds_reach_the_engine_only_through_the_frames_seam():
+    """Only the interpreter (core) imports core; the kinds see it as `frames.Interpreter`, so
+    there is no import cycle and a new kind touches nothing but its module and `kinds.py`."""
+    for path in sorted((ROOT / "engine").glob("*.py")):
+        if path.name in ("core.py", "stuck.py"):   # the interpreter and its whole-engine diagnosis
+            continue
+        assert "tiphys.engine.core" not in imports(path), f"{path.name} imports the engine's core"
+    leaf = imports(ROOT / "engine" / "frames.py")
+    assert not any(n.startswith("tiphys.engine.") and not n.endswith(("podqueue", "tree")) for n in leaf), leaf
