@@ -23,8 +23,12 @@ class LocalRepository:
     def __init__(self, root: Path):
         self.root = root
 
-    def save(self, source: Path, key: str, archive: str) -> dict[str, Any]:
-        """Store `source` (file or folder) under `key`; returns the artifact's location fields."""
+    def save(self, source: Path, key: str, archive: str, exact: bool = False) -> dict[str, Any]:
+        """Store `source` (file or folder) under `key`; returns the artifact's location fields.
+        `exact`: the key is one a template named (`s3: {key: ...}`), used as it is (an archive
+        gets no `.tgz` added) and so found again by an input naming the same key."""
+        if exact:
+            _inside(self.root, key)
         try:
             if archive == "none":
                 dest = self.root / key / "data"
@@ -33,13 +37,16 @@ class LocalRepository:
                     shutil.rmtree(dest) if dest.is_dir() else dest.unlink()
                 _copy(source, dest)
                 return {"local": {"key": key}, "archive": {"none": {}}}
-            dest = self.root / f"{key}.tgz"
+            stored = key if exact else f"{key}.tgz"
+            dest = self.root / stored
+            if dest.is_dir():
+                shutil.rmtree(dest)
             dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_suffix(".tmp")
+            tmp = dest.with_name(dest.name + ".tmp")
             with tarfile.open(tmp, "w:gz", compresslevel=6) as tar:
                 tar.add(source, arcname="data")
             os.replace(tmp, dest)
-            return {"local": {"key": f"{key}.tgz"}}
+            return {"local": {"key": stored}}
         except OSError as exc:
             raise InfrastructureError(f"could not save artifact {key}: {exc}") from exc
 
@@ -48,15 +55,18 @@ class LocalRepository:
         key = (location.get("local") or {}).get("key")
         if not key:
             raise InfrastructureError(f"artifact has no local location: {location}")
-        stored = self.root / key
+        stored = _inside(self.root, key)
+        if not stored.exists():
+            raise InfrastructureError(f"artifact key {key!r} not found in the artifact repository")
         try:
+            self.root.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=self.root) as tmp:
-                if key.endswith(".tgz"):
+                if stored.is_file() and _is_gzip(stored):
                     with tarfile.open(stored, "r:gz") as tar:
                         tar.extractall(tmp, filter="data")
                     data = Path(tmp) / "data"
-                else:
-                    data = stored / "data"
+                else:   # stored plain: `<key>/data`, or a file put there by hand
+                    data = stored / "data" if stored.is_dir() else stored
                 src = _inside(data, sub_path) if sub_path else data
                 if not src.exists():
                     raise InfrastructureError(f"artifact {key}: sub-path {sub_path!r} does not exist")
@@ -98,6 +108,11 @@ def _inside(base: Path, sub: str) -> Path:
     if not target.is_relative_to(base.resolve()):
         raise InfrastructureError(f"sub-path {sub!r} leaves the artifact")
     return target
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
 
 
 def _copy(src: Path, dest: Path) -> None:

@@ -24,6 +24,8 @@ class OutputArtifact:
     path: str
     archive: str = "tgz"                    # "tgz" or "none"
     optional: bool = False
+    key: str | None = None                  # the object key the template named (repositories.py)
+    problem: str | None = None              # why its named repository cannot be used: saving it fails
 
 
 @dataclass(frozen=True)

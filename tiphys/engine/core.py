@@ -363,7 +363,8 @@ def _inputs_status(bound: dict[str, Any], tmpl: dict[str, Any]) -> dict[str, Any
     paths = {a["name"]: a.get("path") for a in (tmpl.get("inputs") or {}).get("artifacts") or []}
     for name, art in bound["artifacts"].items():
         if art is not None:
-            arts.append({k: v for k, v in {**art, "name": name, "path": paths.get(name)}.items() if v is not None})
+            arts.append({k: v for k, v in {**art, "name": name, "path": paths.get(name)}.items()
+                         if v is not None and k != inputs.KEYED})
     if arts:
         found["artifacts"] = arts
     return found

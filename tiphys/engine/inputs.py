@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from tiphys.engine import repositories
 from tiphys.errors import SpecError
 from tiphys.expr import template as tpl
 
@@ -13,6 +14,7 @@ _TAG = re.compile(r"^\s*\{\{\s*([^{}=][^{}]*?)\s*\}\}\s*$")
 
 Lookup = Callable[[str], Any]
 _SOURCES = ("s3", "gcs", "http", "git", "artifactory", "hdfs", "oss", "azure")
+KEYED = "keyed"     # an input artifact found by its key-only location, which may use the template's inputs
 ABSENT = "absent"   # an argument parameter that named an absent output: its message (skipped.py)
 
 
@@ -82,8 +84,14 @@ def resolve_artifact(art: dict[str, Any], lookup: Lookup, where: str) -> dict[st
         return {**location, "subPath": art.get("subPath"), "mode": art.get("mode")}
     if "raw" in art:
         return {"raw": str((art["raw"] or {}).get("data", "")), "mode": art.get("mode")}
+    key, problem = repositories.location(art)
+    if key is not None:   # key-only: that object of the (local) default repository
+        archive = {"archive": art["archive"]} if "none" in (art.get("archive") or {}) else {}
+        return {"local": {"key": key}, **archive, "subPath": art.get("subPath"), "mode": art.get("mode"), KEYED: True}
     if art.get("optional"):
         return None
+    if problem:
+        raise SpecError(problem, path=f"templates.{where}.inputs.artifacts")
     for kind in _SOURCES:
         if kind in art:
             raise SpecError(f"input artifact {art['name']!r}: {kind} artifacts are not supported by Tiphys yet",

@@ -8,7 +8,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from tiphys.engine import actions as A
-from tiphys.engine import durations, names, phases
+from tiphys.engine import durations, names, phases, repositories
+from tiphys.engine.inputs import KEYED
 from tiphys.errors import TiphysError
 from tiphys.expr import template as tpl
 
@@ -68,11 +69,15 @@ def start_action(nid: str, info: dict[str, Any]) -> A.StartPod:
         parameter_paths=tuple((p["name"], p["valueFrom"]["path"])
                               for p in (tmpl.get("outputs") or {}).get("parameters") or []
                               if (p.get("valueFrom") or {}).get("path")),
-        artifacts=tuple(A.OutputArtifact(a["name"], a["path"], "none" if "none" in (a.get("archive") or {}) else "tgz",
-                                         bool(a.get("optional")))
-                        for a in (tmpl.get("outputs") or {}).get("artifacts") or [] if a.get("path")),
+        artifacts=tuple(_output_artifact(a) for a in (tmpl.get("outputs") or {}).get("artifacts") or [] if a.get("path")),
         deadline=info["deadline"][0] if info["deadline"] else None,
         containers=tuple((info.get("containers") or {}).items()))
+
+
+def _output_artifact(a: dict[str, Any]) -> A.OutputArtifact:
+    key, problem = repositories.location(a)
+    return A.OutputArtifact(a["name"], a["path"], "none" if "none" in (a.get("archive") or {}) else "tgz",
+                            bool(a.get("optional")), key, problem)
 
 
 def _render(eng: Engine, tmpl: dict[str, Any], sc: Any) -> dict[str, Any]:
@@ -129,9 +134,12 @@ def _input_artifacts(tmpl: dict[str, Any], bound: dict[str, Any]) -> tuple[A.Inp
         art = bound["artifacts"].get(decl["name"])
         if art is None or not decl.get("path"):
             continue
+        source = {k: v for k, v in art.items() if k not in ("raw", "subPath", "mode", KEYED)} if "raw" not in art else None
+        key = repositories.location(decl)[0] if art.get(KEYED) else None
+        if key:   # the key as the template gives it once its inputs are substituted
+            source = {**(source or {}), "local": {"key": key}}
         found.append(A.InputArtifact(
-            name=decl["name"], path=decl["path"],
-            source={k: v for k, v in art.items() if k not in ("raw", "subPath", "mode")} if "raw" not in art else None,
+            name=decl["name"], path=decl["path"], source=source,
             raw=art.get("raw"), sub_path=art.get("subPath") or decl.get("subPath"),
             mode=art.get("mode") or decl.get("mode")))
     return tuple(found)

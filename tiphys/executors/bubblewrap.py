@@ -42,6 +42,8 @@ def base_args(shim_dir: Path) -> list[str]:
     args += ["--dev", "/dev", "--proc", "/proc",
              "--ro-bind", str(shim_dir), SHIM_DIR_IN_SANDBOX,
              "--perms", "1777", "--dir", "/tmp", "--dir", "/root", "--dir", "/run",
+             # the empty folders every common image has (Debian's, Alpine's): steps write there
+             "--dir", "/mnt", "--dir", "/home", "--dir", "/srv", "--dir", "/media",
              "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
              "--die-with-parent", "--new-session", "--clearenv"]
     if os.geteuid() == 0:

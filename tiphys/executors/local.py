@@ -5,7 +5,7 @@ See README.md in this folder for the invariants. In short, a sandboxed step sees
     /                  spec.workdir/root on the host, writable, private to the step
     /usr /etc /opt /var  the host's, read-only (/bin /lib* /sbin recreated as symlinks)
     /dev /proc         fresh (bwrap --dev / --proc), pid/ipc/uts/cgroup namespaces
-    /tmp /root         plain folders of the private root (so /tmp survives for collection)
+    /tmp /root /mnt /home /srv /media  plain folders of the private root (so they survive for collection)
     /.tiphys/bin       read-only shims, first on PATH: python, argosay, cowsay
     network            the host's (Argo pods have network)
     volumes            spec.mounts bound at their paths (--bind/--ro-bind of the host source,

@@ -198,8 +198,13 @@ def collect(action: A.StartPod, result: StepResult, repo: LocalRepository, key_p
         if host is None or not host.exists():
             arts[art.name] = None
             continue
+        if art.problem:   # it names a repository Tiphys cannot reach: Argo's upload would fail
+            arts[art.name] = None
+            error = error or f"failed to save outputs: {art.problem}"
+            continue
         try:
-            arts[art.name] = repo.save(host, f"{key_prefix}/{action.node_id}/{art.name}", art.archive)
+            arts[art.name] = (repo.save(host, art.key, art.archive, exact=True) if art.key else
+                              repo.save(host, f"{key_prefix}/{action.node_id}/{art.name}", art.archive))
         except TiphysError as exc:
             error = error or str(exc)
     return A.PodExited(node_id=action.node_id, exit_code=result.exit_code, stdout=stdout[-RESULT_LIMIT:],
