@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from conftest import by_name
+from client_runs import by_name
 
 pytestmark = pytest.mark.integration
 

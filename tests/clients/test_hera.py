@@ -11,7 +11,7 @@ import yaml
 pytest.importorskip("hera", reason="hera is not installed (it is in the test extras)")
 
 import hera_programs as programs  # noqa: E402
-from conftest import by_name, param  # noqa: E402
+from client_runs import by_name, param  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("hera", reason="hera is not installed (it is in the test extras)")
 
 import hera_programs as programs  # noqa: E402
-from conftest import by_name  # noqa: E402
+from client_runs import by_name  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 from live import start_server, stop  # noqa: E402

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import TESTDATA, by_name, param
+from client_runs import TESTDATA, by_name, param
 
 pytestmark = pytest.mark.integration
 
