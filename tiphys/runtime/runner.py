@@ -85,6 +85,8 @@ class Runner:
         self.pod_labels: dict[str, str] = {}
         self.stop_by: float | None = None      # loop time by which a stopped run ends, finished or not
         self.stop_message = ""
+        self.dry_daemons: set[str] = set()
+        self.signals = True        # Ctrl-C stops this run (not for a workflow a resource template started)
 
     def interrupt(self, message: str = INTERRUPTED) -> None:
         """Ctrl-C / SIGTERM: stop the workflow; the run ends within STOP_GRACE seconds even if
@@ -96,8 +98,6 @@ class Runner:
             self.events.put_nowait(A.StopRequested(message, terminate=True))
         else:
             self.stop_by = loop.time()
-        self.dry_daemons: set[str] = set()
-        self.signals = True        # Ctrl-C stops this run (not for a workflow a resource template started)
 
     async def main(self) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
