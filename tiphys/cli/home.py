@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,7 +27,12 @@ def home_dir() -> Path:
 
 
 def open_store(home: Path | None = None) -> Store:
-    return Store((home or home_dir()) / "tiphys.db")
+    """The home's store, after deleting the workflows whose ttlStrategy has expired."""
+    from tiphys.store import ttl
+    home = home or home_dir()
+    store = Store(home / "tiphys.db")
+    ttl.sweep(store, home, time.time())
+    return store
 
 
 def find_workflow(store: Store, name: str, namespace: str | None = None) -> dict:

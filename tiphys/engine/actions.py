@@ -71,6 +71,8 @@ class PodExited:
     # an http/data step's answer: {"statusCode", "headers", "body"} (http), {"keys"} (data),
     # or {"error"} when the request or the listing failed
     reply: dict[str, Any] | None = None
+    container_failure: str | None = None     # a sidecar that failed: "<name>: Error (exit code N)"
+    termination_message: str | None = None   # why main failed, appended to the node's message
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,14 @@ class NodesSet:
 
 
 @dataclass(frozen=True)
+class PodStarted:
+    """A daemon step's process started (and passed its readinessProbe, if any): its node turns
+    daemoned; `ip` is where other steps reach it (`{{steps.x.ip}}`)."""
+    node_id: str
+    ip: str = ""
+
+
+@dataclass(frozen=True)
 class PodLost:
     """A step started before a controller restart whose process is gone."""
     node_id: str
@@ -120,6 +130,7 @@ class GiveUp:
 
 
 Action = StartPod | StopPod | SetTimer
-Event = PodExited | TimerFired | StopRequested | SuspendRequested | NodesResumed | NodesSet | PodLost | GiveUp
+Event = PodExited | TimerFired | StopRequested | SuspendRequested | NodesResumed | NodesSet | PodLost | GiveUp \
+    | PodStarted
 EVENT_TYPES = {cls.__name__: cls for cls in (PodExited, TimerFired, StopRequested, SuspendRequested, NodesResumed,
-                                             NodesSet, PodLost, GiveUp)}
+                                             NodesSet, PodLost, GiveUp, PodStarted)}

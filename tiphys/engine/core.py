@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tiphys.engine import actions as A
-from tiphys.engine import hooks, inputs, kinds, names, outputs, phases, retry, scope, stuck, suspend, templates
+from tiphys.engine import daemons, hooks, inputs, kinds, names, outputs, phases, retry, scope, stuck, suspend, templates
 from tiphys.engine.exit_hooks import RootFrame
 from tiphys.engine.frames import Ctx, Frame
 from tiphys.engine.podqueue import PodQueue
@@ -148,6 +148,8 @@ class Engine:
                     fire()
             elif isinstance(ev, A.StopRequested):
                 self.stop(ev.message, terminate=ev.terminate)
+            elif isinstance(ev, A.PodStarted):
+                daemons.started(self, ev)
             elif isinstance(ev, A.PodLost):
                 self._pod_exited(A.PodExited(ev.node_id, None, error=ev.message))
             elif isinstance(ev, A.SuspendRequested):

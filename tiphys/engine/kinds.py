@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tiphys.engine import agent, containerset, dag, pods, steps, suspend
+from tiphys.engine import agent, containerset, daemons, dag, pods, steps, suspend
 
 Start = Callable[..., None]
 
@@ -24,8 +24,9 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {
-    "container": Kind("Pod", pods.start, queued=True),
-    "script": Kind("Pod", pods.start, queued=True),
+    "container": Kind("Pod", daemons.start, queued=True),
+    "script": Kind("Pod", daemons.start, queued=True),
+    "resource": Kind("Pod", pods.start, queued=True),     # the shell acts on the store (runtime/resources.py)
     "containerSet": Kind("Pod", containerset.start, queued=True),
     "http": Kind("HTTP", agent.start, queued=True),
     "data": Kind("Pod", agent.start, queued=True),

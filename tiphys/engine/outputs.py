@@ -34,6 +34,10 @@ def for_pod(info: dict[str, Any], ev: A.PodExited, stopping: str | None) -> tupl
         phase, message = phases.FAILED, "OOMKilled (exit code 137)"
     elif ev.exit_code != 0:
         phase, message = phases.FAILED, f"Error (exit code {ev.exit_code})"
+        if ev.termination_message:
+            message += f": {ev.termination_message}"
+    elif ev.container_failure:
+        phase, message = phases.FAILED, ev.container_failure
     problems: list[str] = []
     params = _parameters(tmpl, ev, info["scope"], outs, problems)
     if params:
@@ -66,7 +70,7 @@ def _parameters(tmpl: dict[str, Any], ev: A.PodExited, sc: Any, outs: dict[str, 
         value: Any = None
         if "value" in decl:
             value = decl["value"]
-        elif vf.get("path"):
+        elif vf.get("path") or vf.get("jsonPath") or vf.get("jqFilter"):   # the last two: resource templates
             value = ev.parameters.get(name)
             if value is not None and value.endswith("\n"):
                 value = value[:-1]
@@ -82,6 +86,9 @@ def _parameters(tmpl: dict[str, Any], ev: A.PodExited, sc: Any, outs: dict[str, 
         if value is None:
             if vf.get("path"):
                 problems.append(f"output parameter {name!r}: open {vf['path']}: no such file or directory")
+            elif vf.get("jsonPath") or vf.get("jqFilter"):
+                problems.append(f"output parameter {name!r}: {vf.get('jsonPath') or vf.get('jqFilter')} "
+                                "found nothing in the resource")
             found.append(entry)
             continue
         entry["value"] = tpl.format_value(value)

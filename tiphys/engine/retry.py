@@ -77,6 +77,14 @@ class RetryFrame:
             return
         self._decide(child, waited=False)
 
+    def child_daemoned(self, eng: Engine, child_id: str) -> None:
+        """The current attempt of a daemon is up: this Retry node is daemoned too (daemons.py)."""
+        if "podIP" in eng.nodes[child_id]:
+            self.node["podIP"] = eng.nodes[child_id]["podIP"]
+        if not self.node.get("daemoned"):
+            from tiphys.engine import daemons
+            daemons.mark(eng, self.node["id"])
+
     def _decide(self, child: dict[str, Any], *, waited: bool) -> None:
         """Argo's processNodeRetries order: maxDuration, backoff, policy, limit, expression."""
         eng, phase = self.eng, child["phase"]

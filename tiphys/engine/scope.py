@@ -85,7 +85,7 @@ def node_vars(prefix: str, node: dict[str, Any]) -> dict[str, Any]:
         f"{prefix}.status": node["phase"],
         f"{prefix}.startedAt": node.get("startedAt") or "",
         f"{prefix}.finishedAt": node.get("finishedAt") or "",
-        f"{prefix}.ip": "",
+        f"{prefix}.ip": node.get("podIP") or "",
         f"{prefix}.hostNodeName": "",
     }
     outputs = node.get("outputs") or {}

@@ -8,6 +8,7 @@ second.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import time
@@ -23,7 +24,7 @@ from tiphys.errors import TiphysError
 from tiphys.executors import podgc
 from tiphys.executors.base import Executor
 from tiphys.spec import models
-from tiphys.runtime import agent, containerset, journal, steps
+from tiphys.runtime import agent, containerset, daemons, journal, resources, sidecars, steps
 
 log = logging.getLogger("tiphys.runtime")
 SAVE_EVERY = 0.5
@@ -84,6 +85,8 @@ class Runner:
         self.pod_labels: dict[str, str] = {}
         self.stop_by: float | None = None      # loop time by which a stopped run ends, finished or not
         self.stop_message = ""
+        self.dry_daemons: set[str] = set()
+        self.signals = True        # Ctrl-C stops this run (not for a workflow a resource template started)
 
     def interrupt(self, message: str = INTERRUPTED) -> None:
         """Ctrl-C / SIGTERM: stop the workflow; the run ends within STOP_GRACE seconds even if
@@ -99,8 +102,9 @@ class Runner:
     async def main(self) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         try:
-            loop.add_signal_handler(signal.SIGINT, self.interrupt)
-            loop.add_signal_handler(signal.SIGTERM, self.interrupt)
+            if self.signals:
+                loop.add_signal_handler(signal.SIGINT, self.interrupt)
+                loop.add_signal_handler(signal.SIGTERM, self.interrupt)
         except (NotImplementedError, RuntimeError):
             pass
         meta = self.wf["metadata"]
@@ -151,11 +155,11 @@ class Runner:
         self._remove_signal_handlers(loop)
         return self.wf
 
-    @staticmethod
-    def _remove_signal_handlers(loop: asyncio.AbstractEventLoop) -> None:
+    def _remove_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
-            loop.remove_signal_handler(signal.SIGINT)
-            loop.remove_signal_handler(signal.SIGTERM)
+            if self.signals:
+                loop.remove_signal_handler(signal.SIGINT)
+                loop.remove_signal_handler(signal.SIGTERM)
         except (NotImplementedError, RuntimeError):
             pass
 
@@ -241,12 +245,20 @@ class Runner:
                 if self.hold:
                     continue
                 if self.dry_run:
+                    if action.template.get("daemon"):     # serves until released (StopPod)
+                        self.dry_daemons.add(action.node_id)
+                        self.events.put_nowait(A.PodStarted(action.node_id, daemons.LOCAL_IP))
+                        continue
                     self.events.put_nowait(self._pretend(action))
                     continue
                 task = loop.create_task(self._pod_or_error(action))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
             elif isinstance(action, A.StopPod):
+                if action.node_id in self.dry_daemons:
+                    self.dry_daemons.discard(action.node_id)
+                    self.events.put_nowait(A.PodExited(action.node_id, 143, stopped=True))
+                    continue
                 handle = self.handles.get(action.node_id)
                 if handle is None:
                     self.stop_on_start.add(action.node_id)  # still starting: stop it once started
@@ -264,7 +276,10 @@ class Runner:
     async def _pod_or_error(self, action: A.StartPod) -> None:
         """Run a step; a fault of Tiphys itself ends the node in Error (the workflow goes on)."""
         try:
-            await (self._agent_step(action) if agent.is_agent_step(action) else self._pod(action))
+            if "resource" in action.template:
+                self.events.put_nowait(await resources.run(action, self.store, self.wf, self._start_workflow))
+            else:
+                await (self._agent_step(action) if agent.is_agent_step(action) else self._pod(action))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - reported on the node, logged with its trace
@@ -280,18 +295,25 @@ class Runner:
         if "containerSet" in action.template:
             await containerset.run(self, action, workdir)
             return
+
+        def build(act: A.StartPod, folder: Path) -> Any:
+            return steps.build_spec(act, folder, self.repo, steps.secret_lookup(
+                self.store, self.home, self.wf["metadata"].get("namespace") or "default"),
+                pod_labels=self.pod_labels, pod_gc=self.pod_gc,
+                workflow_uid=str(self.wf["metadata"].get("uid") or ""))
+
+        side = sidecars.Sidecars([], 0.0)
         for attempt in range(SETUP_TRIES):
             try:
-                spec = steps.build_spec(action, workdir, self.repo, steps.secret_lookup(
-                    self.store, self.home, self.wf["metadata"].get("namespace") or "default"),
-                    pod_labels=self.pod_labels, pod_gc=self.pod_gc,
-                    workflow_uid=str(self.wf["metadata"].get("uid") or ""))
+                spec = build(action, workdir)
+                if action.template.get("sidecars") and not side.handles:
+                    side = sidecars.Sidecars.of(action, workdir, build)
+                    await side.start(self.executor)
                 handle = await self.executor.start(spec)
-            except TiphysError as exc:
-                self.events.put_nowait(A.PodExited(action.node_id, None, error=str(exc)))
-                return
-            except OSError as exc:
-                self.events.put_nowait(A.PodExited(action.node_id, None, error=f"could not start step: {exc}"))
+            except (TiphysError, OSError) as exc:
+                await side.stop()
+                message = str(exc) if isinstance(exc, TiphysError) else f"could not start step: {exc}"
+                self.events.put_nowait(A.PodExited(action.node_id, None, error=message))
                 return
             self.handles[action.node_id] = handle
             if action.node_id in self.stop_on_start:
@@ -300,11 +322,15 @@ class Runner:
             timer = None
             if action.deadline is not None:
                 timer = asyncio.get_running_loop().call_later(action.deadline, self._deadline, action.node_id)
+            ready = asyncio.get_running_loop().create_task(daemons.announce(action, handle, self.events.put_nowait)) \
+                if action.template.get("daemon") else None
             try:
                 result = await handle.wait()
             finally:
                 if timer:
                     timer.cancel()
+                if ready:
+                    ready.cancel()
                 self.handles.pop(action.node_id, None)
             # the sandbox could not be set up because a host mount changed under it (a
             # container engine mounting and unmounting below /var): the step never ran, so
@@ -315,8 +341,15 @@ class Runner:
                 await asyncio.sleep(0.05 * (attempt + 1))
                 continue
             break
+        failure = await side.stop()
         out, err = steps.read_logs(result)
         event = steps.collect(action, result, self.repo, self.prefix, action.node_id in self.deadlines, out)
+        if failure:
+            event = dataclasses.replace(event, container_failure=failure)
+        for name, side_result in side.results:
+            side_out, side_err = steps.read_logs(side_result)
+            self.pending_logs.append((self.wf["metadata"]["name"], sidecars.log_key(action.node_id, name),
+                                      action.pod_name, side_out, side_err))
         # the step's live log files stay until its logs are in the store: readers never see a gap
         self.pending_logs.append((self.wf["metadata"]["name"], action.node_id, action.pod_name, out, err))
         self.pending_cleanup.append(workdir)
@@ -357,6 +390,16 @@ class Runner:
                 timer.cancel()
             self.handles.pop(nid, None)
         self.events.put_nowait(event)
+
+    async def _start_workflow(self, wf: dict[str, Any]) -> None:
+        """Run a Workflow a resource template created, beside this one (same store, executor)."""
+        child = Runner(wf, store=self.store, home=self.home, on_update=None, dry_run=self.dry_run,
+                       executor=self.executor)
+        child.signals = False
+        await asyncio.to_thread(self.store.save_workflow, wf)
+        task = asyncio.get_running_loop().create_task(child.main())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def busy(self) -> bool:
         """Whether a step of this run is starting, running or being stopped."""

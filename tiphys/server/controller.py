@@ -45,6 +45,7 @@ from tiphys.server.hub import Hub
 from tiphys.server.leases import (LEASE_TTL, SUBMITTED_BY, Key, claim_orphans, key_of, new_owner,
                                  runs_elsewhere)
 from tiphys.server.notices import Notices
+from tiphys.store import ttl
 from tiphys.store.sqlite import COMPLETED_PHASES, TEMPLATE_KINDS, Store, now_iso
 
 log = logging.getLogger("tiphys.server")
@@ -191,6 +192,9 @@ class Controller:
                                             held=lambda key: self._live(*key), take=self._take):
                 log.info("taking over %s/%s (%s)", *key_of(wf), "resume" if resume else "start")
                 self._enqueue(Job(wf, resume=resume))
+            for key in ttl.expired(self.store, time.time()):    # spec.ttlStrategy (store/ttl.py)
+                if not self._live(*key):
+                    self._forget(key)
         except Exception:  # noqa: BLE001 - try again at the next look
             log.exception("adopting workflows")
         if again:

@@ -315,14 +315,17 @@ async def workflow_logs(request: Request) -> StreamingResponse:
                        key=lambda n: (n.get("startedAt") or "~", n.get("name") or ""))
         by_id = {n.get("id"): n for n in nodes}
         stored: dict[str, dict[str, tuple[str, str]]] = {}
-        for node_id, pod_name, stream, content in st.store.get_logs(name):
+        for node_id, pod_name, stream, content in st.store.get_logs(name, container=container):
             stored.setdefault(node_id, {})[stream] = (pod_name, content)
-        live_ids = [p.name for p in live_root.iterdir() if p.is_dir()] if live_root.is_dir() else []
+        live_ids = [p.name for p in live_root.iterdir() if p.is_dir()] if live_root.is_dir() and container == "main" \
+            else []
         order = list(dict.fromkeys([n.get("id") for n in nodes if n.get("type") == "Pod"]
                                    + list(stored) + live_ids))
         out = []
         for node_id in order:
             node = by_id.get(node_id) or {}
+            if container != "main" and node_id not in stored:
+                continue        # a sidecar's logs are read once its step ended
             for stream in streams:
                 found = logfiles.read_stream(stored, live_root, node_id, stream)
                 if found is None:
@@ -342,8 +345,6 @@ async def workflow_logs(request: Request) -> StreamingResponse:
         return out, done
 
     async def stream() -> AsyncIterator[bytes]:
-        if container != "main":
-            return
         sent: dict[tuple[str, str], int] = {}
         first = True
         while True:

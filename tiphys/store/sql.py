@@ -360,14 +360,25 @@ class SqlStore(ABC):
                     cur.execute("INSERT INTO logs (workflow, node_id, pod_name, stream, content) "
                                 "VALUES (?, ?, ?, ?, ?)", (wf_name, node_id, pod_name, stream, content))
 
-    def get_logs(self, wf_name: str, node_id: str | None = None) -> list[tuple[str, str, str, str]]:
-        """(node_id, pod_name, stream, content) in insertion order."""
+    def get_logs(self, wf_name: str, node_id: str | None = None,
+                 container: str = "main") -> list[tuple[str, str, str, str]]:
+        """(node_id, pod_name, stream, content) in insertion order, of one container of each
+        pod: main's logs are saved under the node id, a sidecar's under `<node id>/<name>`."""
         sql = "SELECT node_id, pod_name, stream, content FROM logs WHERE workflow = ?"
         params: list[Any] = [wf_name]
         if node_id is not None:
-            sql += " AND node_id = ?"
-            params.append(node_id)
-        return [tuple(row) for row in self._query(sql + " ORDER BY id", params)]  # type: ignore[misc]
+            sql += " AND node_id = ?" if container == "main" else " AND node_id = ? || '/' || ?"
+            params += [node_id] if container == "main" else [node_id, container]
+        elif container == "main":
+            sql += " AND node_id NOT LIKE ?"
+            params.append("%/%")
+        else:
+            sql += " AND node_id LIKE ?"
+            params.append(f"%/{container}")
+        rows = self._query(sql + " ORDER BY id", params)
+        if container == "main":
+            return [tuple(row) for row in rows]  # type: ignore[misc]
+        return [(row[0].rsplit("/", 1)[0], *row[1:]) for row in rows]  # type: ignore[misc]
 
     # -- templates --------------------------------------------------------------------------
 

@@ -27,6 +27,8 @@ class Outcome:
     error: str | None = None
     containers: dict[str, dict[str, Any]] = field(default_factory=dict)   # containerSet reports
     reply: dict[str, Any] | None = None     # an http/data step's answer (see actions.PodExited)
+    ready: float = 0.0          # a daemon's pod: seconds from its start to PodStarted
+    ip: str = "127.0.0.1"
 
 
 class Simulation:
@@ -72,6 +74,8 @@ class Simulation:
                 self._running[action.node_id] = action
                 self.max_running = max(self.max_running, len(self._running))
                 out = self._outcome(action)
+                if action.template.get("daemon") and out.ready < out.duration:
+                    self._push(self.now + out.ready, A.PodStarted(action.node_id, out.ip))
                 if action.deadline is not None and action.deadline < out.duration:
                     self._push(self.now + action.deadline, A.PodExited(action.node_id, 137, deadline_exceeded=True))
                 else:
@@ -93,6 +97,8 @@ class Simulation:
         while not self.engine.finished and self._queue and steps < limit:
             at, _, event = heapq.heappop(self._queue)
             self.now = max(self.now, at)
+            if isinstance(event, A.PodStarted) and event.node_id not in self._running:
+                continue
             if isinstance(event, A.PodExited):
                 if event.node_id not in self._running:
                     continue
