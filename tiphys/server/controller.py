@@ -104,6 +104,7 @@ class Controller:
         self._deleted: set[Key] = set()
         self._gone: dict[Key, threading.Event] = {}   # deletions waiting for the record to go
         self._lock = threading.Lock()
+        self._locks: Any = None      # the runners' shared LockManager, made on the loop's thread
         self._notices = Notices(store, self.hub, ours=lambda key: self._live(*key),
                                 on_command=lambda: self._wake(self._commands), on_new=lambda: self._wake(self._adopt))
 
@@ -527,6 +528,10 @@ class Controller:
                         preset_outputs=(status.get("outputs") or None) if keep else None,
                         journal=True, resume=job.resume)
         runner.observe = self._observe
+        if self._locks is None:
+            from tiphys.runtime.locks import LockManager
+            self._locks = LockManager(self.store)
+        runner.locks = self._locks          # one queue for every run here: a release wakes the others
         return runner
 
     def _observe(self, seconds: float) -> None:
