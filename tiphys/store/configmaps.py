@@ -2,7 +2,7 @@
 
 Bodies are stored whole, in Kubernetes' shape ({metadata: {name, namespace, labels}, data}), keyed
 by (namespace, name). `update_configmap` reads and rewrites one in a single transaction (on
-PostgreSQL the row is locked meanwhile), so two runs saving cache entries at once lose neither.
+PostgreSQL under an advisory lock on its name), so two runs saving cache entries at once lose neither.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def normalise(raw: dict[str, Any], namespace: str | None = None) -> dict[str, An
 class ConfigMapMethods:
     """Mixed into SqlStore; uses its `_tx`/`_query`."""
 
-    FOR_UPDATE = ""      # a backend's row lock for a read inside a write transaction
+    KEY_LOCK = ""        # SQL with one ?: a lock on a name until the transaction ends (none needed on SQLite)
 
     _tx: Callable[[], AbstractContextManager[Any]]
     _query: Callable[..., list[tuple]]
@@ -79,8 +79,9 @@ class ConfigMapMethods:
         """Call `change(body or None)` inside one transaction and store what it returns (nothing
         when it returns None). An exception from `change` leaves the ConfigMap as it was."""
         with self._tx() as cur:
-            cur.execute(f"SELECT body FROM configmaps WHERE namespace = ? AND name = ?{self.FOR_UPDATE}",
-                        (namespace, name))
+            if self.KEY_LOCK:    # also when the row does not exist yet: two creators queue
+                cur.execute(self.KEY_LOCK, (f"configmap:{namespace}/{name}",))
+            cur.execute("SELECT body FROM configmaps WHERE namespace = ? AND name = ?", (namespace, name))
             row = cur.fetchone()
             new = change(json.loads(row[0]) if row else None)
             if new is not None:
