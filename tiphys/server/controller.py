@@ -540,7 +540,8 @@ class Controller:
 
     def _updated(self, key: Key, wf: dict) -> None:
         """Runner callback (every engine step): keep a snapshot for get/watch, a few a second."""
-        phase = (wf.get("status") or {}).get("phase") or ""
+        status = wf.get("status") or {}
+        phase = f"{status.get('phase') or ''}:{status.get('message') or ''}"   # a new message shows at once
         now = time.monotonic()
         last_at, last_phase = self._snap_at.get(key, (0.0, ""))
         if phase == last_phase and now - last_at < SNAPSHOT_EVERY:
