@@ -201,3 +201,25 @@ def test_stop_fails_held_nodes_and_releases():
     assert sim.status["phase"] == "Failed"
     assert all(not holders for holders in sim.lock_holders.values())
     assert "synchronization" not in sim.status
+
+
+def test_a_locked_and_memoized_entrypoint():
+    text = """
+metadata: {name: root}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    synchronization: {mutex: {name: x}}
+    memoize: {key: k, cache: {configMap: {name: c}}}
+    container: {image: alpine, command: [echo, hi]}
+"""
+    sim = Simulation(text, {"main": Outcome(stdout="hi\n")})
+    sim.run()
+    assert sim.status["phase"] == "Succeeded" and len(sim.started) == 1
+    again = Simulation(text, start=sim.now + 1)
+    again.cache = sim.cache
+    again.run()
+    assert again.status["phase"] == "Succeeded" and not again.started
+    assert again.status["nodes"]["root"]["memoizationStatus"]["hit"] is True
+    assert [e[1] for e in again.lock_log] == ["acquired", "released"]

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def held(eng: Engine) -> dict[str, Gate]:
-    """Node name, node id or lock holder -> its held invocation (kept in `eng.extras`)."""
+    """`name:<node name>`, `node:<id>`, `lock:<holder>` -> a held invocation (in `eng.extras`)."""
     found = eng.extras.get("gates")
     if found is None:
         found = eng.extras["gates"] = {}
@@ -60,7 +60,7 @@ def check(eng: Engine, name: str, display: str, call: dict[str, Any], ctx: Ctx, 
     id: the invocation is held (or failed) as that node."""
     if not tmpl.get("memoize") and not tmpl.get("synchronization"):
         return None
-    gate = held(eng).get(name)
+    gate = held(eng).get(f"name:{name}")
     if gate is not None and gate.stage == "open":
         return gate
     kind = kinds.find(templates.kind_of(tmpl))
@@ -81,11 +81,11 @@ def check(eng: Engine, name: str, display: str, call: dict[str, Any], ctx: Ctx, 
                         phase=phases.PENDING, ctx=ctx, started=False)
     gate = Gate(name, display, call, ctx, caller_scope, boundary, parent, waiter, depth, node_type, cached, locks,
                 node_id=node["id"])
-    held(eng)[name] = gate
-    held(eng)[node["id"]] = gate
+    held(eng)[f"name:{name}"] = gate
+    held(eng)[f"node:{node['id']}"] = gate
     if locks:
         gate.holder = sync.holder(eng, node["id"])
-        held(eng)[gate.holder] = gate
+        held(eng)[f"lock:{gate.holder}"] = gate
         sync.acquire(eng, gate.holder, locks, tmpl.get("priority"))
     else:
         _lookup(eng, gate)
@@ -102,7 +102,7 @@ def _lookup(eng: Engine, gate: Gate) -> None:
 
 def on_event(eng: Engine, ev: A.CacheResult | A.LockWaiting | A.LockAcquired) -> None:
     if isinstance(ev, A.CacheResult):
-        gate = held(eng).get(ev.node_id)
+        gate = held(eng).get(f"node:{ev.node_id}")
         if gate is None or gate.stage != "memo":
             return
         node = eng.nodes[gate.node_id]
@@ -120,7 +120,7 @@ def on_event(eng: Engine, ev: A.CacheResult | A.LockWaiting | A.LockAcquired) ->
         return
     if sync.on_event(eng, ev):
         return
-    gate = held(eng).get(ev.holder)
+    gate = held(eng).get(f"lock:{ev.holder}")
     if gate is None or gate.stage != "lock":
         return
     node = eng.nodes[gate.node_id]
@@ -143,15 +143,15 @@ def _end(eng: Engine, gate: Gate, phase: str, message: str | None) -> None:
 
 
 def _forget(eng: Engine, gate: Gate) -> None:
-    for key in (gate.name, gate.node_id, gate.holder):
+    for key in (f"name:{gate.name}", f"node:{gate.node_id}", f"lock:{gate.holder}"):
         held(eng).pop(key, None)
 
 
 def _open(eng: Engine, gate: Gate) -> None:
     """Invoke again, now past the gate; the held node makes way for the real one."""
     gate.stage = "open"
-    held(eng).pop(gate.node_id, None)
-    held(eng).pop(gate.holder, None)
+    held(eng).pop(f"node:{gate.node_id}", None)
+    held(eng).pop(f"lock:{gate.holder}", None)
     eng.nodes.pop(gate.node_id, None)
     if gate.parent and gate.parent in eng.nodes:
         kids = eng.nodes[gate.parent].get("children") or []
@@ -164,7 +164,7 @@ def _open(eng: Engine, gate: Gate) -> None:
 
 def created(eng: Engine, name: str, nid: str) -> None:
     """The invocation past the gate made node `nid`: put it where the held node was."""
-    gate = held(eng).pop(name, None)
+    gate = held(eng).pop(f"name:{name}", None)
     if gate is None:
         return
     if gate.parent and gate.place >= 0:
