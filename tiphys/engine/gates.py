@@ -21,7 +21,7 @@ from tiphys.errors import TiphysError
 from tiphys.expr import template as tpl
 
 if TYPE_CHECKING:
-    from tiphys.engine.core import Engine
+    from tiphys.engine.frames import Interpreter as Engine
 
 
 def held(eng: Engine) -> dict[str, Gate]:

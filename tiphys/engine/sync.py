@@ -17,7 +17,7 @@ from tiphys.errors import SpecError
 from tiphys.expr import template as tpl
 
 if TYPE_CHECKING:
-    from tiphys.engine.core import Engine
+    from tiphys.engine.frames import Interpreter as Engine
 
 
 def namespace(eng: Engine) -> str:

@@ -13,11 +13,7 @@ from typing import Any
 import yaml
 
 from tiphys.engine import actions as A
-<<<<<<< HEAD
-from tiphys.engine import stuck
-=======
-from tiphys.engine import names
->>>>>>> 54e9f13 (engine: memoize and synchronization as gates: a memoized or locked invocation is held Pending while the shell answers LookupCache / AcquireLock (CacheResult, LockWaiting, LockAcquired); a hit ends the node Succeeded with cached outputs, no pod; success saves (SaveCache), completion releases (ReleaseLock); workflow-level locks keep the workflow Pending; valueFrom keys match case-insensitively as Go's json does)
+from tiphys.engine import names, stuck
 from tiphys.engine.core import Engine
 
 
