@@ -281,6 +281,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         for m in manifests:
             if m.kind in TEMPLATE_KINDS:
                 store.save_template(m.kind, m.raw)
+            elif m.kind == "ConfigMap":   # semaphore sizes and the like, beside the workflow using them
+                store.save_configmap(m.raw, namespace=prepared[0]["metadata"].get("namespace") or "default")
         ok = True
         for wf in prepared:
             final = _run_one(wf, store, home, args, mocks)

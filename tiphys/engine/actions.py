@@ -129,8 +129,66 @@ class GiveUp:
     message: str
 
 
-Action = StartPod | StopPod | SetTimer
-Event = PodExited | TimerFired | StopRequested | SuspendRequested | NodesResumed | NodesSet | PodLost | GiveUp \
-    | PodStarted
+@dataclass(frozen=True)
+class LookupCache:
+    """Read memoize entry `key` of cache ConfigMap `cache` (in `namespace`); answered by CacheResult."""
+    node_id: str
+    namespace: str
+    cache: str
+    key: str
+
+
+@dataclass(frozen=True)
+class SaveCache:
+    """Store a memoized node's outputs as entry `key` of cache ConfigMap `cache`."""
+    node_id: str
+    namespace: str
+    cache: str
+    key: str
+    outputs: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class CacheResult:
+    """The entry LookupCache asked for ({nodeID, outputs, creationTimestamp, ...}), None when
+    absent; `error` when the cache could not be read (the node ends in Error)."""
+    node_id: str
+    entry: dict[str, Any] | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class AcquireLock:
+    """Take every lock in `locks` (all or none) for `holder` (`<ns>/<wf>` for the workflow,
+    `<ns>/<wf>/<nodeID>` for a node); queued by higher `priority`, then older `created`.
+    Answered by LockWaiting (maybe several times) and then LockAcquired."""
+    holder: str
+    locks: tuple[str, ...]
+    priority: int = 0
+    created: str = ""
+
+
+@dataclass(frozen=True)
+class ReleaseLock:
+    holder: str
+
+
+@dataclass(frozen=True)
+class LockWaiting:
+    """`holder` waits: `lock` is the one it cannot have, `message` Argo's waiting text."""
+    holder: str
+    lock: str
+    message: str
+
+
+@dataclass(frozen=True)
+class LockAcquired:
+    holder: str
+
+
+Action = StartPod | StopPod | SetTimer | LookupCache | SaveCache | AcquireLock | ReleaseLock
+Event = (PodExited | TimerFired | StopRequested | SuspendRequested | NodesResumed | NodesSet | PodLost | GiveUp
+         | CacheResult | LockWaiting | LockAcquired | PodStarted)
 EVENT_TYPES = {cls.__name__: cls for cls in (PodExited, TimerFired, StopRequested, SuspendRequested, NodesResumed,
-                                             NodesSet, PodLost, GiveUp, PodStarted)}
+                                             NodesSet, PodLost, GiveUp, CacheResult, LockWaiting, LockAcquired,
+                                             PodStarted)}

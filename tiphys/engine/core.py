@@ -18,7 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tiphys.engine import actions as A
-from tiphys.engine import daemons, hooks, inputs, kinds, names, outputs, phases, retry, scope, stuck, suspend, templates
+from tiphys.engine import (daemons, gates, hooks, inputs, kinds, names, outputs, phases, retry, scope, stuck,
+                           suspend, sync, templates)
 from tiphys.engine.exit_hooks import RootFrame
 from tiphys.engine.frames import Ctx, Frame
 from tiphys.engine.podqueue import PodQueue
@@ -127,6 +128,12 @@ class Engine:
         if self.fatal:
             self.finish_workflow(phases.ERROR, self.fatal)
             return self._flush()
+        if not sync.hold_workflow(self):     # else Pending: begin() once the workflow's locks are taken
+            self.begin()
+        return self._flush()
+
+    def begin(self) -> None:
+        now = self.now
         entry = self.spec.get("entrypoint")
         call = {"template": entry, "arguments": self.spec.get("arguments") or {}}
         self.invoke(self.name, self.name, call, self.local, ChainMap(self.globals), None, None,
@@ -135,7 +142,6 @@ class Engine:
         deadline = _int_or_none(self.spec.get("activeDeadlineSeconds"))
         if deadline is not None:
             self.set_timer("workflow-deadline", now + deadline, self._workflow_deadline)
-        return self._flush()
 
     def _handle(self, events: list[A.Event], now: float) -> list[A.Action]:
         self.now = now
@@ -161,6 +167,8 @@ class Engine:
                 suspend.set_matching(self, ev)
             elif isinstance(ev, A.GiveUp):
                 stuck.give_up(self, ev.message)
+            elif isinstance(ev, (A.CacheResult, A.LockWaiting, A.LockAcquired)):
+                gates.on_event(self, ev)
             self.tree.drain(self)
         return self._flush()
 
@@ -187,13 +195,19 @@ class Engine:
             nid = self.error_node(name, display, boundary, parent, waiter, str(exc), tname or None)
             self.tree.invocation_errors.add(nid)
             return nid
+        gate = gates.check(self, name, display, call, ctx, caller_scope, boundary, parent, waiter, depth, tmpl, bound)
+        if isinstance(gate, str):
+            return gate     # held for its locks or cache entry (gates.py invokes again)
         kind = kinds.find(templates.kind_of(tmpl))
         strategy = tmpl.get("retryStrategy", self.spec.get("retryStrategy"))
         if strategy is not None and kind is not None and kind.retryable:
-            return retry.start(self, name, display, tmpl, tctx, bound, strategy, boundary, parent, waiter, depth)
-        nid = self.run_template(name, display, tmpl, tctx, bound, boundary, parent, waiter, depth=depth)
-        if call.get("templateRef"):
-            self.nodes[nid]["templateRef"] = dict(call["templateRef"])
+            nid = retry.start(self, name, display, tmpl, tctx, bound, strategy, boundary, parent, waiter, depth)
+        else:
+            nid = self.run_template(name, display, tmpl, tctx, bound, boundary, parent, waiter, depth=depth)
+            if call.get("templateRef"):
+                self.nodes[nid]["templateRef"] = dict(call["templateRef"])
+        if gate is not None:
+            gates.created(self, name, nid)
         return nid
 
     def run_template(self, name: str, display: str, tmpl: dict[str, Any], ctx: Ctx, bound: dict[str, Any],
@@ -334,6 +348,7 @@ class Engine:
 
     def finish_workflow(self, phase: str, message: str | None) -> None:
         self.finished = True
+        sync.workflow_finished(self)
         self.status["phase"] = phase
         self.status["finishedAt"] = names.timestamp(self.now)
         if message and phase != phases.SUCCEEDED:

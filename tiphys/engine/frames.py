@@ -42,6 +42,11 @@ class Interpreter(Protocol):
     now: float
     stopping: str | None            # why the workflow is stopping (None: it is not)
     extras: dict[str, Any]          # per-kind state, keyed by the kind's module name
+    wf: dict[str, Any]              # the Workflow (metadata: namespace, creationTimestamp)
+    finished: bool
+    on_stop: list[Callable[[Any, str], None]]   # called with (engine, message) on a stop
+
+    def begin(self) -> None: ...    # run the entrypoint (after the workflow's locks are taken)
 
     def invoke(self, name: str, display: str, call: dict[str, Any], ctx: Ctx, caller_scope: Any,
                boundary: str | None, parent: str | None, waiter: Frame, *, depth: int) -> str: ...

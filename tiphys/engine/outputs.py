@@ -102,7 +102,7 @@ def for_template(tmpl: dict[str, Any], sc: Any) -> tuple[dict[str, Any], list[st
     problems: list[str] = []
     params = []
     for decl in (tmpl.get("outputs") or {}).get("parameters") or []:
-        vf = decl.get("valueFrom") or {}
+        vf = _go_keys(decl.get("valueFrom") or {})
         entry: dict[str, Any] = {"name": decl["name"]}
         if decl.get("globalName"):
             entry["globalName"] = decl["globalName"]
@@ -148,3 +148,16 @@ def for_template(tmpl: dict[str, Any], sc: Any) -> tuple[dict[str, Any], list[st
     if arts:
         outs["artifacts"] = arts
     return outs, problems
+
+
+_VALUE_FROM = ("parameter", "expression", "default", "path", "jsonPath", "jqFilter", "event", "supplied",
+               "configMapKeyRef")
+
+
+def _go_keys(vf: dict[str, Any]) -> dict[str, Any]:
+    """Argo decodes with Go's encoding/json, which matches field names whatever their case
+    (`Parameter:` is `parameter`)."""
+    if all(k in _VALUE_FROM for k in vf):
+        return vf
+    known = {k.lower(): k for k in _VALUE_FROM}
+    return {known.get(k.lower(), k): v for k, v in vf.items()}

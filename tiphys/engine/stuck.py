@@ -28,6 +28,8 @@ def diagnose(eng: Engine) -> str | None:
         return None
     if eng.pods.suspended or not _all_completed(eng, eng.pods.queued):
         return None
+    if eng.extras.get("gates") or set(eng.extras.get("locks") or ()) - eng.extras.get("locks_held", set()):
+        return None     # the shell has yet to answer a cache read or a lock request (gates.py, sync.py)
     waiting = waiting_nodes(eng)
     if not waiting:
         names = eng.name

@@ -58,6 +58,7 @@ class Replayed:
     lost: list[str]                   # steps whose process started and never reported its end
     timers: dict[str, A.SetTimer]     # timers set and not fired
     now: float                        # the time of the last journal entry
+    asked: list[A.Action] = dataclasses.field(default_factory=list)   # cache reads, locks not answered yet
 
 
 def replay(entries: list[str], make_engine: Callable[[float, dict[str, Any]], Engine]) -> Replayed:
@@ -70,6 +71,7 @@ def replay(entries: list[str], make_engine: Callable[[float, dict[str, Any]], En
     pods: dict[str, A.StartPod] = {}
     started: set[str] = set()
     timers: dict[str, A.SetTimer] = {}
+    asked: dict[str, A.Action] = {}
     now = t0
 
     def absorb(actions: list[A.Action]) -> None:
@@ -78,6 +80,12 @@ def replay(entries: list[str], make_engine: Callable[[float, dict[str, Any]], En
                 pods[action.node_id] = action
             elif isinstance(action, A.SetTimer):
                 timers[action.key] = action
+            elif isinstance(action, A.LookupCache):
+                asked[f"cache:{action.node_id}"] = action
+            elif isinstance(action, A.AcquireLock):
+                asked[f"lock:{action.holder}"] = action
+            elif isinstance(action, A.ReleaseLock):
+                asked.pop(f"lock:{action.holder}", None)
 
     absorb(engine.start(t0))
     for entry in parsed[1:]:
@@ -91,7 +99,12 @@ def replay(entries: list[str], make_engine: Callable[[float, dict[str, Any]], En
                 started.discard(ev.node_id)
             elif isinstance(ev, A.TimerFired):
                 timers.pop(ev.key, None)
+            elif isinstance(ev, A.CacheResult):
+                asked.pop(f"cache:{ev.node_id}", None)
+            elif isinstance(ev, A.LockAcquired):
+                asked.pop(f"lock:{ev.holder}", None)
         now = entry["t"]
         absorb(engine.handle(events, now))
     lost = [nid for nid in pods if nid in started]
-    return Replayed(engine, [a for nid, a in pods.items() if nid not in started], lost, timers, now)
+    return Replayed(engine, [a for nid, a in pods.items() if nid not in started], lost, timers, now,
+                    list(asked.values()))

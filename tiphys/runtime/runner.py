@@ -24,7 +24,8 @@ from tiphys.errors import TiphysError
 from tiphys.executors import podgc
 from tiphys.executors.base import Executor
 from tiphys.spec import models
-from tiphys.runtime import agent, containerset, daemons, journal, resources, sidecars, steps
+from tiphys.runtime import agent, containerset, daemons, journal, memocache, resources, sidecars, steps
+from tiphys.runtime.locks import LockManager
 
 log = logging.getLogger("tiphys.runtime")
 SAVE_EVERY = 0.5
@@ -87,6 +88,8 @@ class Runner:
         self.stop_message = ""
         self.dry_daemons: set[str] = set()
         self.signals = True        # Ctrl-C stops this run (not for a workflow a resource template started)
+        self.locks: LockManager | None = None        # a controller shares one between its runners
+        self.lock_tasks: dict[str, asyncio.Task[None]] = {}
 
     def interrupt(self, message: str = INTERRUPTED) -> None:
         """Ctrl-C / SIGTERM: stop the workflow; the run ends within STOP_GRACE seconds even if
@@ -141,6 +144,7 @@ class Runner:
             self._save(force=engine.finished)
         for t in self.timers.values():
             t.cancel()
+        await self._release_all()
         if self.tasks:
             await asyncio.wait(list(self.tasks), timeout=None if self.stop_by is None else STOP_GRACE)
         if not self.dry_run:    # volumeClaimTemplates folders, as Argo's volumeClaimGC deletes the PVCs
@@ -228,7 +232,7 @@ class Runner:
             return engine
 
         state = journal.replay(self.store.journal(meta["namespace"], meta["name"]), make)
-        self._apply(list(state.to_start) + list(state.timers.values()))
+        self._apply(list(state.to_start) + list(state.timers.values()) + list(state.asked))
         for nid in state.lost:
             self.events.put_nowait(A.PodLost(nid, LOST))
         return state.engine
@@ -266,12 +270,74 @@ class Runner:
                     task = loop.create_task(handle.stop(grace=0.0))
                     self.tasks.add(task)
                     task.add_done_callback(self.tasks.discard)
+            elif isinstance(action, (A.LookupCache, A.SaveCache, A.AcquireLock, A.ReleaseLock)):
+                self._shared(action)
             elif isinstance(action, A.SetTimer):
                 delay = max(0.0, action.at - time.time())
                 old = self.timers.pop(action.key, None)
                 if old:
                     old.cancel()
                 self.timers[action.key] = loop.call_later(delay, self.events.put_nowait, A.TimerFired(action.key))
+
+    # ------------------------------------------------------------- memoize caches and locks
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _shared(self, action: A.LookupCache | A.SaveCache | A.AcquireLock | A.ReleaseLock) -> None:
+        """What other runs share: the cache ConfigMaps and the locks (both in the store)."""
+        if isinstance(action, A.LookupCache):
+            if self.dry_run:
+                self.events.put_nowait(A.CacheResult(action.node_id))
+            else:
+                self._spawn(self._lookup(action))
+        elif isinstance(action, A.SaveCache):
+            if not self.dry_run:
+                self._spawn(self._save_cache(action))
+        elif isinstance(action, A.AcquireLock):
+            if self.dry_run:
+                self.events.put_nowait(A.LockAcquired(action.holder))
+                return
+            if self.locks is None:
+                self.locks = LockManager(self.store)
+            old = self.lock_tasks.pop(action.holder, None)
+            if old is not None:
+                old.cancel()
+            self.lock_tasks[action.holder] = asyncio.get_running_loop().create_task(
+                self.locks.acquire(action, self.prefix, self.events.put_nowait))
+        elif not self.dry_run:
+            task = self.lock_tasks.pop(action.holder, None)
+            if task is not None:
+                task.cancel()
+            if self.locks is not None:
+                self._spawn(self.locks.release(holder=action.holder))
+
+    async def _lookup(self, action: A.LookupCache) -> None:
+        try:
+            entry = await asyncio.to_thread(memocache.load, self.store, action.namespace, action.cache, action.key)
+        except TiphysError as exc:
+            self.events.put_nowait(A.CacheResult(action.node_id, error=str(exc)))
+            return
+        self.events.put_nowait(A.CacheResult(action.node_id, entry))
+
+    async def _save_cache(self, action: A.SaveCache) -> None:
+        try:
+            await asyncio.to_thread(memocache.save, self.store, action.namespace, action.cache, action.key,
+                                    action.node_id, action.outputs)
+        except TiphysError as exc:
+            log.warning("saving memoize cache %s/%s key %s: %s", action.namespace, action.cache, action.key, exc)
+
+    async def _release_all(self) -> None:
+        """The run is over: stop waiting, and free whatever it still holds."""
+        for task in self.lock_tasks.values():
+            task.cancel()
+        self.lock_tasks.clear()
+        if self.locks is not None and not self.hold:
+            try:
+                await self.locks.release(workflow=self.prefix)
+            except TiphysError as exc:
+                log.warning("releasing the locks of %s: %s", self.prefix, exc)
 
     async def _pod_or_error(self, action: A.StartPod) -> None:
         """Run a step; a fault of Tiphys itself ends the node in Error (the workflow goes on)."""

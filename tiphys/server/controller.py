@@ -105,6 +105,7 @@ class Controller:
         self._deleted: set[Key] = set()
         self._gone: dict[Key, threading.Event] = {}   # deletions waiting for the record to go
         self._lock = threading.Lock()
+        self._locks: Any = None      # the runners' shared LockManager, made on the loop's thread
         self._notices = Notices(store, self.hub, ours=lambda key: self._live(*key),
                                 on_command=lambda: self._wake(self._commands), on_new=lambda: self._wake(self._adopt))
 
@@ -531,6 +532,10 @@ class Controller:
                         preset_outputs=(status.get("outputs") or None) if keep else None,
                         journal=True, resume=job.resume)
         runner.observe = self._observe
+        if self._locks is None:
+            from tiphys.runtime.locks import LockManager
+            self._locks = LockManager(self.store)
+        runner.locks = self._locks          # one queue for every run here: a release wakes the others
         return runner
 
     def _observe(self, seconds: float) -> None:
@@ -539,7 +544,8 @@ class Controller:
 
     def _updated(self, key: Key, wf: dict) -> None:
         """Runner callback (every engine step): keep a snapshot for get/watch, a few a second."""
-        phase = (wf.get("status") or {}).get("phase") or ""
+        status = wf.get("status") or {}
+        phase = f"{status.get('phase') or ''}:{status.get('message') or ''}"   # a new message shows at once
         now = time.monotonic()
         last_at, last_phase = self._snap_at.get(key, (0.0, ""))
         if phase == last_phase and now - last_at < SNAPSHOT_EVERY:

@@ -188,6 +188,7 @@ class TemplateChecks:
         if not isinstance(vf, dict):
             self.issue(path, "does not have valueFrom or value specified")
             return
+        vf = {k[:1].lower() + k[1:]: v for k, v in vf.items()}   # Go's json matches `Parameter` too
         kinds = [k for k in ("path", "jqFilter", "jsonPath", "parameter", "expression") if vf.get(k)]
         if vf.get("supplied") is not None:
             kinds.append("supplied")

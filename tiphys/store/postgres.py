@@ -94,6 +94,7 @@ class PostgresStore(SqlStore):
 
     NOW = "extract(epoch FROM clock_timestamp())::float8"
     CONTAINS = "strpos({column}, ?) > 0"
+    KEY_LOCK = "SELECT pg_advisory_xact_lock(hashtext(?))"
     BODY_WITHOUT_NODES = "({column}::jsonb #- '{status,nodes}')::text"
 
     def __init__(self, url: str, *, max_connections: int = 8, connect_timeout: float = 10.0):

@@ -20,6 +20,8 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from tiphys.errors import SpecError
+from tiphys.store.configmaps import ConfigMapMethods
+from tiphys.store.locks import LockMethods
 
 WORKFLOW_TEMPLATE = "WorkflowTemplate"
 CLUSTER_WORKFLOW_TEMPLATE = "ClusterWorkflowTemplate"
@@ -128,6 +130,28 @@ def migrations(*, id_column: str, text: str, real: str, labels_of: str) -> tuple
             )""",
             "CREATE INDEX commands_workflow ON commands (namespace, name, id)",
         ),
+        (
+            # ConfigMaps (semaphore sizes, memoize caches): whole bodies, as Kubernetes has them
+            """CREATE TABLE configmaps (
+                namespace {text} NOT NULL,
+                name      {text} NOT NULL,
+                body      {text} NOT NULL,
+                PRIMARY KEY (namespace, name)
+            )""",
+            # synchronization: one row per lock a holder waits for or holds (locks.py)
+            """CREATE TABLE sync_locks (
+                id       {id_column},
+                lock_name {text} NOT NULL,
+                holder   {text} NOT NULL,
+                workflow {text} NOT NULL,
+                priority INTEGER NOT NULL DEFAULT 0,
+                created  {text} NOT NULL,
+                holding  INTEGER NOT NULL DEFAULT 0,
+                UNIQUE (lock_name, holder)
+            )""",
+            "CREATE INDEX sync_locks_workflow ON sync_locks (workflow)",
+            "CREATE TABLE sync_names (lock_name {text} PRIMARY KEY)",
+        ),
     )
     return tuple(tuple(statement.format(id_column=id_column, text=text, real=real, labels_of=labels_of)
                        for statement in step) for step in steps)
@@ -157,7 +181,7 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
                     path="listOptions.continue")
 
 
-class SqlStore(ABC):
+class SqlStore(ConfigMapMethods, LockMethods, ABC):
     """The public store API over a DB-API connection; subclasses provide the plumbing."""
 
     # -- dialect (overridden by backends) --------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from tiphys.engine import actions as A
-from tiphys.engine import stuck
+from tiphys.engine import names, stuck
 from tiphys.engine.core import Engine
 
 
@@ -49,6 +49,12 @@ class Simulation:
         self._queue: list[tuple[float, int, A.Event]] = []
         self._seq = 0
         self._attempts: dict[str, int] = {}
+        # memoize caches, (namespace, configmap) -> key -> entry, kept across simulations when shared
+        self.cache: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        self.lock_limits: dict[str, int] = {}         # lock name -> size (default 1)
+        self.lock_holders: dict[str, set[str]] = {}
+        self.lock_queue: list[tuple[int, str, int, A.AcquireLock]] = []
+        self.lock_log: list[tuple[float, str, str]] = []   # (time, "acquired"/"released", holder)
 
     def send(self, after: float, event: A.Event) -> None:
         """Deliver `event` (a user's suspend, resume, set, stop...) `after` seconds from the start."""
@@ -87,6 +93,44 @@ class Simulation:
                 self._push(self.now, A.PodExited(action.node_id, 137, stopped=True))
             elif isinstance(action, A.SetTimer):
                 self._push(action.at, A.TimerFired(action.key))
+            elif isinstance(action, A.LookupCache):
+                entry = self.cache.get((action.namespace, action.cache), {}).get(action.key)
+                self._push(self.now, A.CacheResult(action.node_id, dict(entry) if entry else None))
+            elif isinstance(action, A.SaveCache):
+                stamp = names.timestamp(self.now)
+                self.cache.setdefault((action.namespace, action.cache), {})[action.key] = {
+                    "nodeID": action.node_id, "outputs": action.outputs, "creationTimestamp": stamp,
+                    "lastHitTimestamp": stamp}
+            elif isinstance(action, A.AcquireLock):
+                self._seq += 1
+                self.lock_queue.append((-action.priority, action.created, self._seq, action))
+                self.lock_queue.sort(key=lambda q: q[:3])
+                self._grant()
+            elif isinstance(action, A.ReleaseLock):
+                self.lock_queue = [q for q in self.lock_queue if q[3].holder != action.holder]
+                for holders in self.lock_holders.values():
+                    if action.holder in holders:
+                        holders.discard(action.holder)
+                        self.lock_log.append((self.now, "released", action.holder))
+                self._grant()
+
+    def _grant(self) -> None:
+        """A fake lock manager: the queue's head takes its locks when all are free, in order."""
+        for q in list(self.lock_queue):
+            want = q[3]
+            full = next((lock for lock in want.locks
+                         if len(self.lock_holders.get(lock, ())) >= self.lock_limits.get(lock, 1)), None)
+            if full is None:
+                self.lock_queue.remove(q)
+                for lock in want.locks:
+                    self.lock_holders.setdefault(lock, set()).add(want.holder)
+                self.lock_log.append((self.now, "acquired", want.holder))
+                self._push(self.now, A.LockAcquired(want.holder))
+            else:
+                limit = self.lock_limits.get(full, 1)
+                free = max(0, limit - len(self.lock_holders.get(full, ())))
+                self._push(self.now, A.LockWaiting(want.holder, full,
+                                                   f"Waiting for {full} lock. Lock status: {free}/{limit}"))
 
     def run(self, limit: int = 1_000_000) -> dict[str, Any]:
         self._apply(self.engine.start(self.now))
