@@ -184,6 +184,15 @@ def test_outputs_missing_folder_and_escape(tmp_path):
 
 @pytest.mark.integration
 @needs_bwrap
+def test_output_in_a_read_only_system_folder_is_the_one_the_step_saw(tmp_path):
+    # functional/dag-argument-passing.yaml: an output parameter read from /etc/hosts
+    r = execute(True, sh(tmp_path, "cat /etc/hosts > /tmp/seen", output_paths=("/etc/hosts", "/tmp/seen", "/etc/nope")))
+    assert r.outputs["/etc/hosts"].read_text() == r.outputs["/tmp/seen"].read_text()
+    assert r.outputs["/etc/nope"] is None
+
+
+@pytest.mark.integration
+@needs_bwrap
 def test_host_is_read_only_and_private(tmp_path):
     r = execute(True, sh(tmp_path, "touch /usr/x 2>/dev/null && echo bad; ls /work /home 2>&1 | head -1; "
                                    "echo $$; cat /proc/1/comm"))

@@ -66,6 +66,7 @@ class PodExited:
     deadline_exceeded: bool = False
     stopped: bool = False
     error: str | None = None
+    unstarted: bool = False   # the pod could not even be created (Argo: executeTemplate returned an error)
     # containerSet: container name -> {"exitCode": int | None, "reason", "message", "error"}
     containers: dict[str, dict[str, Any]] = field(default_factory=dict)
     # an http/data step's answer: {"statusCode", "headers", "body"} (http), {"keys"} (data),

@@ -251,6 +251,8 @@ class Engine:
             node["outputs"] = outs
         if phase == phases.SUCCEEDED:
             self.publish_globals(info["template"], outs)
+        if ev.unstarted and phase == phases.ERROR:
+            self.tree.invocation_errors.add(ev.node_id)
         self.complete(ev.node_id, phase, message)
         self.admit()
 

@@ -35,6 +35,11 @@ def workflow_exit_call(spec: dict[str, Any]) -> dict[str, Any] | None:
     return dict(hook) if hook else None
 
 
+# Argo's workflow message when the entry or exit template itself errs (not one of its children)
+ENTRY_ERROR = "error in entry template execution: "
+EXIT_ERROR = "error in exit template execution: "
+
+
 class RootFrame:
     """Waits for the entrypoint node and the lifecycle hooks it triggered, then runs the
     workflow's exit handler."""
@@ -47,6 +52,8 @@ class RootFrame:
         phase = node["phase"]
         main = phases.SUCCEEDED if phase in (phases.SKIPPED, phases.OMITTED) else phase
         message = node.get("message") if main != phases.SUCCEEDED else None
+        if child_id in eng.tree.invocation_errors:   # the entry template itself could not run
+            message = f"{ENTRY_ERROR}{message or ''}"
         if eng.stopping:
             main = phases.FAILED if main == phases.SUCCEEDED else main
             message = eng.stopping if eng.user_stop or not message else message
@@ -73,7 +80,9 @@ class ExitFrame:
 
     def child_done(self, eng: Interpreter, child_id: str) -> None:
         node = eng.nodes[child_id]
-        if self.main == phases.SUCCEEDED and phases.failed_or_error(node["phase"]):
+        if child_id in eng.tree.invocation_errors:   # the exit template itself could not run
+            eng.finish_workflow(phases.ERROR, f"{EXIT_ERROR}{node.get('message') or ''}")
+        elif self.main == phases.SUCCEEDED and phases.failed_or_error(node["phase"]):
             eng.finish_workflow(node["phase"], node.get("message"))
         else:
             eng.finish_workflow(self.main, self.message)

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from tiphys.engine import repositories
+from tiphys.engine import configmaps, repositories
 from tiphys.errors import SpecError
 from tiphys.expr import template as tpl
 
@@ -25,6 +25,10 @@ def bind(tmpl: dict[str, Any], arguments: dict[str, Any], lookup_artifact: Looku
     `arguments` are already rendered in the caller's scope; the template's own input
     `value`s are rendered with `render` (they may use workflow variables)."""
     given = {p["name"]: p for p in arguments.get("parameters") or [] if isinstance(p, dict) and "name" in p}
+    where = f"templates.{tmpl.get('name')}.inputs"
+    for name, arg in list(given.items()):   # an argument read from a ConfigMap resolves (or errs) first
+        if configmaps.reads_configmap(arg):
+            given[name] = {**arg, "value": configmaps.value_of(arg, "arguments.parameters")}
     params: dict[str, str] = {}
     for decl in (tmpl.get("inputs") or {}).get("parameters") or []:
         name = decl["name"]
@@ -35,12 +39,14 @@ def bind(tmpl: dict[str, Any], arguments: dict[str, Any], lookup_artifact: Looku
             value = arg["default"]
         elif "value" in decl:
             value = render(decl["value"])
+        elif configmaps.reads_configmap(decl):
+            value = configmaps.value_of(decl, where, render)
         elif "default" in decl:
             value = render(decl["default"])
         elif arg is not None and ABSENT in arg:
             raise SpecError(f"inputs.parameters.{name}: {arg[ABSENT]}")
         else:
-            raise SpecError(f"inputs.parameters.{name} was not supplied", path=f"templates.{tmpl.get('name')}.inputs")
+            raise SpecError(f"inputs.parameters.{name} was not supplied", path=where)
         params[name] = tpl.format_value(value)
     # Argo's second pass: a default that names another input (`{{=inputs.parameters.a == ...}}`)
     # is resolved from the first pass's values

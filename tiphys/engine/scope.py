@@ -7,6 +7,7 @@ import json
 from collections import ChainMap
 from typing import Any
 
+from tiphys.engine import configmaps
 from tiphys.expr import template as tpl
 
 Scope = ChainMap
@@ -41,6 +42,8 @@ def globals_for(wf: dict[str, Any], spec: dict[str, Any], created: float) -> dic
     plist = []
     for p in params:
         value = p.get("value", p.get("default"))
+        if value is None and configmaps.reads_configmap(p):   # no ConfigMap exists: its default
+            value = configmaps.default_of(p)
         if value is not None:
             g[f"workflow.parameters.{p['name']}"] = str(value) if not isinstance(value, str) else value
         plist.append({"name": p["name"], "value": value})

@@ -53,7 +53,24 @@ def start(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], ctx: Ctx, sc:
         state.nodes.pop(nid, None)
         eng.complete(nid, phases.ERROR, str(exc))
         return
-    eng.set_timer(f"resume:{nid}", eng.now + secs, lambda: resume(eng, nid, phases.SUCCEEDED, None))
+    eng.set_timer(f"resume:{nid}", eng.now + secs, lambda: _elapsed(eng, nid))
+
+
+def _elapsed(eng: Engine, nid: str) -> None:
+    """The duration passed: the node succeeds, unless a `supplied` output was never set and has
+    no default, which errs the node as Argo's executeSuspend does."""
+    state = open_nodes(eng)
+    tmpl, given = state.nodes.get(nid) or {}, state.supplied.get(nid, {})
+    for p in (tmpl.get("outputs") or {}).get("parameters") or []:
+        vf = p.get("valueFrom") or {}
+        if "supplied" in vf and vf.get("default") is None and p.get("value") is None and p["name"] not in given:
+            state.nodes.pop(nid, None)
+            state.supplied.pop(nid, None)
+            eng.tree.invocation_errors.add(nid)
+            eng.complete(nid, phases.ERROR,
+                         f"raw output parameter '{p['name']}' has not been set and does not have a default value")
+            return
+    resume(eng, nid, phases.SUCCEEDED, None)
 
 
 def resume(eng: Engine, nid: str, phase: str, message: str | None, params: dict[str, str] | None = None) -> None:

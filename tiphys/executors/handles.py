@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tiphys.executors.base import StepResult, StepSpec
-from tiphys.executors.bubblewrap import resolve_in_root
+from tiphys.executors.bubblewrap import SYSTEM_DIRS, resolve_in_root
 from tiphys.executors.cgroups import _Group
 
 # Logged under the executor's name, as before this module was split out of local.py.
@@ -205,11 +205,21 @@ class LocalHandle:
                     mounted, found = self._in_mount(path)
                     if mounted:
                         return found
-                return resolve_in_root(run.root, path, run.cwd)
+                return resolve_in_root(run.root, path, run.cwd) or self._in_system_dir(path)
             except OSError:
                 return None
         host = Path(path) if path.startswith("/") else Path(run.cwd) / path
         return host if os.path.lexists(host) else None
+
+    def _in_system_dir(self, path: str) -> Path | None:
+        """The host's file when `path` is in a system folder (/etc, /usr...) the sandbox bound
+        read-only from the host: its mount point in the step's root is empty once the step is gone."""
+        run = self._run
+        full = posixpath.normpath(path if path.startswith("/") else run.cwd.rstrip("/") + "/" + path)
+        top = full.strip("/").split("/", 1)[0]
+        if top not in SYSTEM_DIRS or not (run.root / top).is_dir() or (run.root / top).is_symlink():
+            return None
+        return resolve_in_root(Path("/"), full)
 
     def _in_mount(self, path: str) -> tuple[bool, Path | None]:
         """(True, host path or None) when `path` is inside a volume mount, read from its source

@@ -11,7 +11,8 @@ See README.md in this folder for the invariants. In short, a sandboxed step sees
     volumes            spec.mounts bound at their paths (--bind/--ro-bind of the host source,
                        a tmpfs for an in-memory emptyDir); a mount inside a read-only system
                        folder must exist on the host. Outputs under a mount are read from its
-                       source. Unsandboxed, a step with volumeMounts is an Error.
+                       source, outputs in a system folder from the host's (what the step saw).
+                       Unsandboxed, a step with volumeMounts is an Error.
 
 so anything the step writes outside the read-only system folders lands under
 spec.workdir/root and is collected from there after the process exits.

@@ -113,7 +113,7 @@ async def run(runner: Runner, action: A.StartPod, workdir: Path) -> None:
         runner.handles.pop(action.node_id, None)
         if timer:
             timer.cancel()
-        runner.events.put_nowait(A.PodExited(action.node_id, None, error=str(exc)))
+        runner.events.put_nowait(A.PodExited(action.node_id, None, error=str(exc), unstarted=True))
         return
     reports: dict[str, dict[str, Any]] = {}
     results: dict[str, StepResult] = {}

@@ -379,7 +379,7 @@ class Runner:
             except (TiphysError, OSError) as exc:
                 await side.stop()
                 message = str(exc) if isinstance(exc, TiphysError) else f"could not start step: {exc}"
-                self.events.put_nowait(A.PodExited(action.node_id, None, error=message))
+                self.events.put_nowait(A.PodExited(action.node_id, None, error=message, unstarted=True))
                 return
             self.handles[action.node_id] = handle
             if action.node_id in self.stop_on_start:

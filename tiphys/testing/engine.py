@@ -29,6 +29,7 @@ class Outcome:
     reply: dict[str, Any] | None = None     # an http/data step's answer (see actions.PodExited)
     ready: float = 0.0          # a daemon's pod: seconds from its start to PodStarted
     ip: str = "127.0.0.1"
+    unstarted: bool = False                 # the pod could not be created (with `error`)
 
 
 class Simulation:
@@ -88,7 +89,7 @@ class Simulation:
                     self._push(self.now + out.duration, A.PodExited(
                         action.node_id, out.exit_code, out.stdout, dict(out.parameters), dict(out.artifacts),
                         error=out.error, containers=dict(out.containers),
-                        reply=out.reply))
+                        reply=out.reply, unstarted=out.unstarted))
             elif isinstance(action, A.StopPod):
                 self._push(self.now, A.PodExited(action.node_id, 137, stopped=True))
             elif isinstance(action, A.SetTimer):
