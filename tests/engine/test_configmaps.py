@@ -1,4 +1,4 @@
-"""Parameters read from a ConfigMap: without a ConfigMap store, Argo's "not found" rules apply
+"""Parameters read from a ConfigMap that is absent from the store: Argo's "not found" rules apply
 (valueFrom.default, else the node errors; an argument's value overrides an input's ConfigMap)."""
 import textwrap
 

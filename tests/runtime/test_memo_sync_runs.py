@@ -85,3 +85,40 @@ def test_a_semaphore_from_a_configmap_document_limits_the_steps(tmp_path):
                    for n in wf["status"]["nodes"].values() if n["type"] == "Pod")
     assert len(spans) == 3
     assert max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans) == 2
+
+
+CM_PARAMS = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cmref-parameters, labels: {workflows.argoproj.io/configmap-type: Parameter}}
+data: {msg: hello world}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: cm-}
+spec:
+  entrypoint: main
+  arguments: {parameters: [{name: key, value: msg}, {name: g, valueFrom: {configMapKeyRef: {name: cmref-parameters, key: msg}}}]}
+  templates:
+  - name: main
+    inputs:
+      parameters:
+      - name: message
+        valueFrom: {configMapKeyRef: {name: cmref-parameters, key: '{{ workflow.parameters.key }}'}}
+      - name: missing
+        valueFrom: {default: fallback, configMapKeyRef: {name: cmref-parameters, key: nope}}
+    container: {image: busybox, command: [echo, "{{inputs.parameters.message}}|{{inputs.parameters.missing}}|{{workflow.parameters.g}}"]}
+"""
+
+
+def test_parameters_read_a_stored_configmap_by_templated_name_and_key(tmp_path):
+    # workflow_configmap_substitution_test.go TestKeySubstitution, with the value checked
+    wf = run(tmp_path, CM_PARAMS)
+    assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
+    root = next(n for n in wf["status"]["nodes"].values() if n["type"] == "Pod")
+    values = {p["name"]: p["value"] for p in root["inputs"]["parameters"]}
+    assert values == {"message": "hello world", "missing": "fallback"}
+    logs = subprocess.run([sys.executable, "-m", "tiphys.cli.main", "logs", wf["metadata"]["name"]],
+                          env={**os.environ, "TIPHYS_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=60).stdout
+    assert "hello world|fallback|hello world" in logs

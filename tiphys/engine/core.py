@@ -52,7 +52,7 @@ class Engine:
                                      if k != "workflowTemplateRef"}, str(exc)
         self.defaults = self.spec.get("templateDefaults") or {}
         self.local = Ctx({t["name"]: t for t in self.spec.get("templates") or []}, self.name)
-        self.globals = scope.globals_for(wf, self.spec, now)
+        self.globals = scope.globals_for(wf, self.spec, now, self.configmap)
         self.status: dict[str, Any] = {"phase": phases.RUNNING, "startedAt": names.timestamp(now),
                                         "finishedAt": None, "progress": "0/0", "nodes": {}}
         wf["status"] = self.status
@@ -110,6 +110,10 @@ class Engine:
     def resolve(self, call: dict[str, Any], ctx: Ctx) -> tuple[dict[str, Any], Ctx]:
         """The template `call` names, seen from `ctx`, with `templateDefaults` applied."""
         return templates.resolve(call, ctx, self.registry, self.defaults)
+
+    def configmap(self, name: str) -> dict[str, Any] | None:
+        """ConfigMap `name` of the workflow's namespace (through the registry), None if absent."""
+        return self.registry("ConfigMap", name)
 
     def emit(self, action: A.Action) -> None:
         self.out.append(action)
@@ -190,7 +194,7 @@ class Engine:
             tmpl, tctx = self.resolve(call, ctx)
             args = call.get("arguments") or {}
             bound = inputs.bind(tmpl, args, lambda key: caller_scope.get(key),
-                                lambda v: tpl.render_obj(v, ChainMap(self.globals)))
+                                lambda v: tpl.render_obj(v, ChainMap(self.globals)), self.configmap)
         except TiphysError as exc:
             nid = self.error_node(name, display, boundary, parent, waiter, str(exc), tname or None)
             self.tree.invocation_errors.add(nid)

@@ -19,7 +19,7 @@ ABSENT = "absent"   # an argument parameter that named an absent output: its mes
 
 
 def bind(tmpl: dict[str, Any], arguments: dict[str, Any], lookup_artifact: Lookup,
-         render: Callable[[Any], Any]) -> dict[str, Any]:
+         render: Callable[[Any], Any], configmap: configmaps.Find | None = None) -> dict[str, Any]:
     """Return {"parameters": {name: value}, "artifacts": {name: artifact dict | None}}.
 
     `arguments` are already rendered in the caller's scope; the template's own input
@@ -28,7 +28,7 @@ def bind(tmpl: dict[str, Any], arguments: dict[str, Any], lookup_artifact: Looku
     where = f"templates.{tmpl.get('name')}.inputs"
     for name, arg in list(given.items()):   # an argument read from a ConfigMap resolves (or errs) first
         if configmaps.reads_configmap(arg):
-            given[name] = {**arg, "value": configmaps.value_of(arg, "arguments.parameters")}
+            given[name] = {**arg, "value": configmaps.value_of(arg, "arguments.parameters", find=configmap)}
     params: dict[str, str] = {}
     for decl in (tmpl.get("inputs") or {}).get("parameters") or []:
         name = decl["name"]
@@ -40,7 +40,7 @@ def bind(tmpl: dict[str, Any], arguments: dict[str, Any], lookup_artifact: Looku
         elif "value" in decl:
             value = render(decl["value"])
         elif configmaps.reads_configmap(decl):
-            value = configmaps.value_of(decl, where, render)
+            value = configmaps.value_of(decl, where, render, configmap)
         elif "default" in decl:
             value = render(decl["default"])
         elif arg is not None and ABSENT in arg:

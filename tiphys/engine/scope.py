@@ -17,7 +17,8 @@ def compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def globals_for(wf: dict[str, Any], spec: dict[str, Any], created: float) -> dict[str, Any]:
+def globals_for(wf: dict[str, Any], spec: dict[str, Any], created: float,
+                configmap: configmaps.Find | None = None) -> dict[str, Any]:
     meta = wf.get("metadata") or {}
     g: dict[str, Any] = {
         "workflow.name": meta.get("name", ""),
@@ -42,8 +43,8 @@ def globals_for(wf: dict[str, Any], spec: dict[str, Any], created: float) -> dic
     plist = []
     for p in params:
         value = p.get("value", p.get("default"))
-        if value is None and configmaps.reads_configmap(p):   # no ConfigMap exists: its default
-            value = configmaps.default_of(p)
+        if value is None and configmaps.reads_configmap(p):   # the ConfigMap's value, else its default
+            value = configmaps.value_or_default(p, configmap)
         if value is not None:
             g[f"workflow.parameters.{p['name']}"] = str(value) if not isinstance(value, str) else value
         plist.append({"name": p["name"], "value": value})

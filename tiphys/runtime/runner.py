@@ -208,9 +208,16 @@ class Runner:
         engine.finished = True
         self._save(force=True)
 
+    def _registry(self, kind: str, name: str) -> dict[str, Any] | None:
+        """What the engine may look up: registered templates, and the ConfigMaps of the
+        workflow's namespace (parameters' configMapKeyRef)."""
+        if kind == "ConfigMap":
+            return self.store.get_configmap(self.wf["metadata"].get("namespace") or "default", name)
+        return self.store.registry(kind, name)
+
     def _begin(self) -> Engine:
         now = time.time()
-        engine = Engine(self.wf, now=now, registry=self.store.registry, preset=self.preset,
+        engine = Engine(self.wf, now=now, registry=self._registry, preset=self.preset,
                         preset_outputs=self.preset_outputs)
         if self.journal:
             meta = self.wf["metadata"]
@@ -226,7 +233,7 @@ class Runner:
         self.wf.pop("status", None)
 
         def make(t0: float, start: dict[str, Any]) -> Engine:
-            engine = Engine(self.wf, now=t0, registry=self.store.registry, preset=start.get("preset"),
+            engine = Engine(self.wf, now=t0, registry=self._registry, preset=start.get("preset"),
                             preset_outputs=start.get("presetOutputs"))
             engine.suspended = bool(start.get("suspend"))
             return engine
