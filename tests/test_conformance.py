@@ -15,10 +15,11 @@ import pytest
 import yaml
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# the project's own case files (tests/conformance/*.yaml) run the shared e2e workflows: their
+# `base` is the shared e2e folder, so they count only when ../shared is there
+PROJECT_CASES = sorted((Path(__file__).parent / "conformance").glob("*.yaml"))
 CASE_FILES = [SHARED / "conformance" / "cases.yaml", SHARED / "conformance" / "e2e-cases.yaml",
-              SHARED / "seed" / "cases.yaml"]
-# the project's own cases over the shared workflows: case file -> the folder its `file`s are in
-PROJECT_CASES = {Path(__file__).parent / "conformance" / "e2e-more.yaml": SHARED / "conformance" / "e2e"}
+              SHARED / "seed" / "cases.yaml", *PROJECT_CASES]
 SHARDS = 4
 
 pytestmark = pytest.mark.conformance
@@ -28,19 +29,16 @@ def _cases() -> list[tuple[Path, dict]]:
     found = []
     for path in CASE_FILES:
         if path.exists():
-            for spec in yaml.safe_load(path.read_text())["cases"]:
-                found.append((path, spec))
-    for path, base in PROJECT_CASES.items():
-        if base.is_dir():   # without ../shared the workflows they name are absent
-            for spec in yaml.safe_load(path.read_text())["cases"]:
+            doc = yaml.safe_load(path.read_text())
+            if not (path.parent / doc.get("base", ".")).is_dir():
+                continue
+            for spec in doc["cases"]:
                 found.append((path, spec))
     return found
 
 
 def _base(src: Path) -> Path:
     """The folder the `file`s of case file `src` are in."""
-    if src in PROJECT_CASES:
-        return PROJECT_CASES[src].resolve()
     return (src.parent / yaml.safe_load(src.read_text()).get("base", ".")).resolve()
 
 

@@ -446,3 +446,16 @@ def test_output_names_still_checked_around_tags():
 def test_input_names_with_tags_are_refused():
     bad = PARAMETERISED_OUTPUTS.replace("{name: variable, value: car}", "{name: variable, value: car}, {name: 'x-{{workflow.name}}'}")
     assert_reports(lint_text(bad), ["inputs.parameters[1].name", "is invalid"])
+
+
+@pytest.mark.parametrize("kind,where", [("Workflow", "spec"), ("WorkflowTemplate", "spec"),
+                                        ("CronWorkflow", "spec.workflowSpec")])
+def test_an_unknown_workflow_spec_field_is_refused_as_argo_decodes_strictly(kind, where):
+    """Argo's TestTemplateCommands/DirLintWithInvalidWFT: `entrypoints` is `unknown field "spec.entrypoints"`."""
+    body = {"entrypoints": "main", "templates": [{"name": "main", "container": {"image": "a"}}],
+            "podPriority": 1, "hostNetwork": False, "executorPlugins": []}
+    spec = {"schedules": ["* * * * *"], "workflowSpec": body} if kind == "CronWorkflow" else body
+    doc = {"apiVersion": "argoproj.io/v1alpha1", "kind": kind, "metadata": {"name": "x"}, "spec": spec}
+    issues = texts(lint_text(yaml.safe_dump(doc)))
+    assert [i for i in issues if "unknown field" in i] == \
+        [f't.yaml: document 1 ({kind} x): {where}.entrypoints: unknown field "{where}.entrypoints"']

@@ -69,9 +69,18 @@ def resolve(call: dict[str, Any], ctx: Ctx, registry: Registry,
 
 
 def with_defaults(tmpl: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """`templateDefaults` merged under `tmpl`. As Argo (`Template.SetType` after the merge), a
+    template keeps its own kind: the defaults' fields of other kinds (a `container:` default
+    under a `steps` template) are dropped, so one `templateDefaults` may set both `script` and
+    `container` defaults."""
     if not defaults:
         return tmpl
+    own = kind_of(tmpl)
     merged = copy.deepcopy(defaults)
+    if own is not None:
+        for other in TYPE_FIELDS:
+            if other != own:
+                merged.pop(other, None)
     for k, v in tmpl.items():
         if isinstance(v, dict) and isinstance(merged.get(k), dict):
             merged[k] = {**merged[k], **v}

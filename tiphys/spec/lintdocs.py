@@ -14,7 +14,7 @@ from tiphys.errors import NotFoundError
 from tiphys.spec.cron import cron_error
 from tiphys.spec.load import ARGO_API_VERSION, Manifest
 from tiphys.spec.lintrefs import _Scope
-from tiphys.spec.lintshapes import METADATA, WORKFLOW_SPEC, check_shape
+from tiphys.spec.lintshapes import METADATA, WORKFLOW_SPEC, WORKFLOW_SPEC_FIELDS, check_shape
 from tiphys.spec.lintvalues import (
     _PARAM_NAME, _dict, _duration_problem, _has_location, _is_int_like, _list_of_dicts, _names, _q, _s, _templated,
     parameter_value_problems,
@@ -133,6 +133,9 @@ class DocumentChecks:
     # -- WorkflowSpec ------------------------------------------------------------------------
     def lint_wfspec(self, spec: dict, sp: str) -> None:
         check_shape({k: v for k, v in spec.items() if k != "templates"}, WORKFLOW_SPEC, sp, self.issue)
+        for key in spec:
+            if key not in WORKFLOW_SPEC_FIELDS:
+                self.issue(f"{sp}.{key}", f'unknown field "{sp}.{key}"')
         templates = spec.get("templates")
         if templates is not None and not isinstance(templates, list):
             self.issue(f"{sp}.templates", "templates must be a list")

@@ -55,6 +55,17 @@ WORKFLOW_SPEC = {
     "serviceAccountName": STR, "podSpecPatch": STR, "suspend": BOOL, "artifactRepositoryRef": MAP,
     "executor": MAP, "dnsConfig": MAP, "podDisruptionBudget": MAP, "archiveLogs": BOOL,
 }
+# every field of Argo's WorkflowSpec (workflow_types.go): Argo decodes a manifest strictly, so
+# any other key under spec (a typo such as `entrypoints`) is refused as an unknown field
+WORKFLOW_SPEC_FIELDS = frozenset((
+    "templates", "entrypoint", "arguments", "serviceAccountName", "automountServiceAccountToken",
+    "executor", "volumes", "volumeClaimTemplates", "parallelism", "artifactRepositoryRef", "suspend",
+    "nodeSelector", "affinity", "tolerations", "imagePullSecrets", "hostNetwork", "dnsPolicy", "dnsConfig",
+    "onExit", "ttlStrategy", "activeDeadlineSeconds", "priority", "schedulerName", "podGC",
+    "podPriorityClassName", "podPriority", "hostAliases", "securityContext", "podSpecPatch",
+    "podDisruptionBudget", "metrics", "shutdown", "workflowTemplateRef", "synchronization", "volumeClaimGC",
+    "retryStrategy", "podMetadata", "templateDefaults", "archiveLogs", "hooks", "workflowMetadata",
+    "artifactGC", "podResources", "resourceClaims", "executorPlugins"))
 TEMPLATE = _TEMPLATE
 METADATA = _META
 
