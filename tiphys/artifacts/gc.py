@@ -29,6 +29,13 @@ def _outputs(wf: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 yield art
 
 
+def wanted(wf: dict[str, Any], event: str) -> bool:
+    """Whether some output artifact of the workflow is to be deleted on `event`."""
+    spec = wf.get("spec") or {}
+    events = {event} | ({COMPLETION} if event == DELETION else set())
+    return any(_strategy(a, spec) in events for a in _outputs(wf))
+
+
 def collect(wf: dict[str, Any], repos: Any, event: str) -> None:
     """Delete the artifacts whose strategy is `event` (on deletion: those of completion too,
     as Argo does when a workflow is deleted before its completion GC ran)."""

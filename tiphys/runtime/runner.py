@@ -153,7 +153,7 @@ class Runner:
             await asyncio.wait(list(self.tasks), timeout=None if self.stop_by is None else STOP_GRACE)
         if not self.dry_run:    # volumeClaimTemplates folders, as Argo's volumeClaimGC deletes the PVCs
             await asyncio.to_thread(steps.release_volumes, self.home, self.wf, engine.spec)
-            if engine.finished:
+            if engine.finished and artifacts.gc.wanted(self.wf, artifacts.gc.COMPLETION):
                 await asyncio.to_thread(artifacts.gc.collect, self.wf, self.repo, artifacts.gc.COMPLETION)
                 self._save(force=True)
             phase = (self.wf.get("status") or {}).get("phase")
