@@ -90,6 +90,12 @@ def _missing(exc: Exception) -> bool:
     return code in ("NoSuchKey", "404", "NotFound")
 
 
+def _errors() -> tuple[type[BaseException], ...]:
+    from boto3.exceptions import Boto3Error
+    from botocore.exceptions import BotoCoreError, ClientError
+    return (BotoCoreError, ClientError, Boto3Error, OSError)
+
+
 def _fail(what: str, exc: Exception) -> InfrastructureError:
     # botocore's messages name the operation and the S3 error; they never carry credentials
     return InfrastructureError(f"{what}: {exc}")
@@ -124,11 +130,10 @@ class S3:
         self._bucket_ready = True
 
     def put_file(self, path: Path, key: str) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
         self._ensure_bucket()
         try:
             self.s3.upload_file(str(path), self.bucket, key, Config=_transfer())
-        except (BotoCoreError, ClientError, OSError) as exc:
+        except _errors() as exc:
             raise _fail(f"cannot save artifact to {self.where(key)}", exc) from None
 
     def put_tree(self, folder: Path, prefix: str) -> None:

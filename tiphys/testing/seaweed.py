@@ -87,7 +87,7 @@ def running(workdir: Path, timeout: float = 60.0) -> Iterator[S3Server]:
         proc = subprocess.Popen(
             [weed, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-master.port={p}",
              f"-volume.port={p + 1}", f"-filer.port={p + 2}", "-s3", f"-s3.port={p + 3}", f"-s3.config={config}",
-             "-volume.max=5", "-master.volumeSizeLimitMB=1024"],
+             "-s3.port.iceberg=0", "-s3.port.lance=0", "-volume.max=100", "-master.volumeSizeLimitMB=1100"],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     server = S3Server(f"127.0.0.1:{p + 3}", ACCESS_KEY, SECRET_KEY, proc, log)
     try:
