@@ -34,8 +34,8 @@ def merge(repo: dict[str, Any] | None, own: dict[str, Any] | None) -> dict[str, 
 
 def _transfer() -> Any:
     from boto3.s3.transfer import TransferConfig
-    return TransferConfig(multipart_threshold=2 * CHUNK, multipart_chunksize=CHUNK, max_concurrency=4,
-                          io_chunksize=256 * 1024, max_io_queue=32, use_threads=True)
+    return TransferConfig(multipart_threshold=2 * CHUNK, multipart_chunksize=CHUNK, max_concurrency=2,
+                          io_chunksize=256 * 1024, max_io_queue=16, use_threads=True)
 
 
 def _endpoint_url(cfg: dict[str, Any]) -> str | None:
