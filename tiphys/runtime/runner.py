@@ -24,7 +24,7 @@ from tiphys.errors import TiphysError
 from tiphys.executors import podgc
 from tiphys.executors.base import Executor
 from tiphys.spec import models
-from tiphys.runtime import agent, containerset, daemons, journal, memocache, resources, sidecars, steps
+from tiphys.runtime import agent, artifacts, containerset, daemons, journal, memocache, resources, sidecars, steps
 from tiphys.runtime.locks import LockManager
 
 log = logging.getLogger("tiphys.runtime")
@@ -378,7 +378,7 @@ class Runner:
         side = sidecars.Sidecars([], 0.0)
         for attempt in range(SETUP_TRIES):
             try:
-                spec = build(action, workdir)
+                spec = await asyncio.to_thread(build, action, workdir)   # input artifacts may be large downloads
                 if action.template.get("sidecars") and not side.handles:
                     side = sidecars.Sidecars.of(action, workdir, build)
                     await side.start(self.executor)
@@ -416,7 +416,8 @@ class Runner:
             break
         failure = await side.stop()
         out, err = steps.read_logs(result)
-        event = steps.collect(action, result, self.repo, self.prefix, action.node_id in self.deadlines, out)
+        event = await asyncio.to_thread(steps.collect, action, result, self.repo, self.prefix,
+                                        action.node_id in self.deadlines, out, err)   # uploads
         if failure:
             event = dataclasses.replace(event, container_failure=failure)
         for name, side_result in side.results:
