@@ -50,13 +50,14 @@ def conformance_results(tmp_path_factory) -> dict[str, dict]:
     return _run_cases(tmp_path_factory, {})
 
 
-def _run_cases(tmp_path_factory, extra_env: dict[str, str]) -> dict[str, dict]:
+def _run_cases(tmp_path_factory, extra_env: dict[str, str], only: set[str] | None = None) -> dict[str, dict]:
     if not CASES:
         pytest.skip(f"../shared is absent: {CASE_FILES[0]} not found")
     tiphys = Path(sys.executable).with_name("tiphys")
     work = tmp_path_factory.mktemp("conformance")
     # spread the slow cases (long sleeps) over the shards
-    order = sorted(range(len(CASES)), key=lambda i: -int(CASES[i][1].get("min_seconds", 0)))
+    chosen = [i for i in range(len(CASES)) if only is None or _name(CASES[i][1]) in only]
+    order = sorted(chosen, key=lambda i: -int(CASES[i][1].get("min_seconds", 0)))
     shards: list[list[int]] = [[] for _ in range(SHARDS)]
     for n, i in enumerate(order):
         shards[n % SHARDS].append(i)
@@ -139,3 +140,48 @@ def test_conformance_case_with_executor(case, executor, results_with):
     result = results_with(executor).get(case)
     assert result is not None, f"case {case!r} did not run with --executor {executor}"
     assert result["ok"], f"with --executor {executor}:\n" + "\n".join(result["problems"])
+
+
+# -- the cases that pass artifacts, with the default artifact repository set to a real S3
+# server (SeaweedFS on loopback; TIPHYS_ARTIFACT_REPOSITORY, credentials from the environment
+# through useSDKCreds), so artifacts go through S3 instead of the local repository
+
+def _name(spec: dict) -> str:
+    return spec.get("name") or spec["file"]
+
+
+def _passes_artifacts(path: Path, spec: dict) -> bool:
+    base = (path.parent / (yaml.safe_load(path.read_text()).get("base") or ".")).resolve()
+    try:
+        return "artifacts:" in (base / spec["file"]).read_text()
+    except (OSError, KeyError):
+        return False
+
+
+ARTIFACT_CASES = [_name(spec) for path, spec in CASES if _passes_artifacts(path, spec)]
+
+
+@pytest.fixture(scope="session")
+def s3_results(tmp_path_factory):
+    from tiphys.testing import seaweed
+    if seaweed.weed_binary() is None:
+        pytest.fail("SeaweedFS is not installed: run scripts/setup.d/45-seaweedfs.sh")
+    with seaweed.running(tmp_path_factory.mktemp("s3")) as s3:
+        repo = {"s3": {"bucket": "conformance", "endpoint": s3.endpoint, "insecure": True, "useSDKCreds": True,
+                       "createBucketIfNotPresent": {}}}
+        env = {"TIPHYS_ARTIFACT_REPOSITORY": json.dumps(repo), "AWS_ACCESS_KEY_ID": s3.access_key,
+               "AWS_SECRET_ACCESS_KEY": s3.secret_key}
+        results = _run_cases(tmp_path_factory, env, set(ARTIFACT_CASES))
+        keys = [o["Key"] for o in s3.client().list_objects_v2(Bucket="conformance").get("Contents") or []]
+    return results, keys
+
+
+def test_s3_repository_variant_really_uses_s3(s3_results):
+    assert s3_results[1], "no artifact reached the S3 server"
+
+
+@pytest.mark.parametrize("case", ARTIFACT_CASES)
+def test_conformance_case_with_s3_repository(case, s3_results):
+    result = s3_results[0].get(case)
+    assert result is not None, f"case {case!r} did not run with the S3 repository"
+    assert result["ok"], "with the default artifact repository on S3:\n" + "\n".join(result["problems"])

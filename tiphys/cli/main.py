@@ -168,8 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="FILE|DIR")
     p.set_defaults(handler="templates:cmd_lint", kind=None)
 
-    p = sub.add_parser("get", help="show a workflow")
-    p.add_argument("name", metavar="NAME|@latest")
+    p = sub.add_parser("get", help="show a workflow, or an object: get configmap|secret|... NAME")
+    p.add_argument("name", metavar="NAME|@latest|KIND")
+    p.add_argument("object", nargs="?", metavar="NAME", help="with KIND: the object's name")
     p.add_argument("-o", "--output", choices=OUTPUTS)
     p.add_argument("-n", "--namespace")
     p.set_defaults(handler="workflows:cmd_get")
@@ -187,8 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--namespace")
     p.set_defaults(handler="workflows:cmd_list")
 
-    p = sub.add_parser("delete", help="delete workflows and their logs")
-    p.add_argument("names", nargs="*", metavar="NAME")
+    p = sub.add_parser("delete", help="delete workflows and their logs, or objects: delete configmap|secret NAME")
+    p.add_argument("names", nargs="*", metavar="[KIND] NAME")
     p.add_argument("--all", action="store_true", help="delete every workflow")
     p.add_argument("--completed", action="store_true", help="with --all: only completed ones")
     p.add_argument("--prefix", help="with --all: only names starting with this")
@@ -205,6 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-prefix", action="store_true", help="do not prefix lines with the pod name")
     p.add_argument("-n", "--namespace")
     p.set_defaults(handler="workflows:cmd_logs")
+
+    p = sub.add_parser("apply", help="create or update ConfigMaps, Secrets, WorkflowTemplates... from files (kubectl-style)")
+    p.add_argument("-f", "--filename", dest="files", action="append", required=True, metavar="FILE|DIR",
+                   help="a manifest file, a directory of them, or '-' (repeatable)")
+    p.add_argument("-n", "--namespace", help="namespace of objects that name none (default 'default')")
+    p.set_defaults(handler="objects:cmd_apply")
+    _client_options(p)
 
     _template_parsers(sub, "template", "WorkflowTemplate")
     _template_parsers(sub, "cluster-template", "ClusterWorkflowTemplate")
@@ -313,6 +321,12 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     handler = args.handler
+    if args.command in ("get", "delete"):   # get|delete KIND NAME: objects, local or remote
+        from tiphys.cli.objects import is_kind_form
+        if (args.command == "get" and args.object) or (
+                args.command == "delete" and is_kind_form(list(args.names or []))):
+            module = importlib.import_module("tiphys.cli.objects")
+            return int(getattr(module, f"cmd_{args.command}")(args) or 0)
     if args.command in REMOTE or getattr(args, "server", None):
         from tiphys.client.config import resolve
         if resolve(args) is not None:

@@ -98,6 +98,19 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _artifact_gc(store: Store, home: Path, meta: dict) -> None:
+    """OnWorkflowDeletion artifact GC (a failure is reported, the deletion goes on)."""
+    from tiphys.errors import TiphysError
+    from tiphys.runtime import artifacts
+    wf = store.get_workflow(meta["name"], meta.get("namespace") or "default")
+    if wf is None or not artifacts.gc.wanted(wf, artifacts.gc.DELETION):
+        return
+    try:
+        artifacts.on_deletion(wf, store, home)
+    except TiphysError as exc:
+        print(f"tiphys: artifact GC of {meta['name']}: {exc}", file=sys.stderr)
+
+
 def cmd_delete(args: argparse.Namespace) -> int:
     if not args.names and not args.all:
         raise SpecError("name the workflows to delete, or use --all")
@@ -115,6 +128,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
                     print(f"tiphys: {exc}", file=sys.stderr)
                     missing += 1
         for meta in targets:
+            _artifact_gc(store, home, meta)
             if store.delete_workflow(meta["name"], meta.get("namespace") or "default"):
                 shutil.rmtree(home / "logs" / meta["name"], ignore_errors=True)
                 choose.forget_workflow(meta["name"], str(meta.get("uid") or ""))

@@ -26,6 +26,7 @@ class OutputArtifact:
     optional: bool = False
     key: str | None = None                  # the object key the template named (repositories.py)
     problem: str | None = None              # why its named repository cannot be used: saving it fails
+    declared: dict[str, Any] = field(default_factory=dict, compare=False)   # the artifact as the template declares it
 
 
 @dataclass(frozen=True)

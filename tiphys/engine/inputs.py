@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from tiphys.engine import configmaps, repositories
+from tiphys.engine import artifacts, configmaps, repositories
 from tiphys.errors import SpecError
 from tiphys.expr import template as tpl
 
@@ -90,6 +90,9 @@ def resolve_artifact(art: dict[str, Any], lookup: Lookup, where: str) -> dict[st
         return {**location, "subPath": art.get("subPath"), "mode": art.get("mode")}
     if "raw" in art:
         return {"raw": str((art["raw"] or {}).get("data", "")), "mode": art.get("mode")}
+    found = artifacts.location(art)
+    if found is not None:   # http, git, or an S3 location of its own: the runtime fetches it
+        return found
     key, problem = repositories.location(art)
     if key is not None:   # key-only: that object of the (local) default repository
         archive = {"archive": art["archive"]} if "none" in (art.get("archive") or {}) else {}

@@ -5,6 +5,7 @@ from collections import ChainMap
 from typing import Any
 
 from tiphys.engine import actions as A
+from tiphys.engine import artifacts
 from tiphys.engine import phases
 from tiphys.errors import TiphysError
 from tiphys.expr import exprlang, template as tpl
@@ -52,6 +53,7 @@ def for_pod(info: dict[str, Any], ev: A.PodExited, stopping: str | None) -> tupl
                 problems.append(f"output artifact {decl['name']!r}: {decl['path']} does not exist")
             continue
         arts.append({"name": decl["name"], "path": decl["path"], **loc})
+    arts += artifacts.undeclared(tmpl, ev.artifacts)
     if arts:
         outs["artifacts"] = arts
     if problems and phase == phases.SUCCEEDED:

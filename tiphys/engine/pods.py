@@ -76,8 +76,10 @@ def start_action(nid: str, info: dict[str, Any]) -> A.StartPod:
 
 def _output_artifact(a: dict[str, Any]) -> A.OutputArtifact:
     key, problem = repositories.location(a)
+    if isinstance(a.get("s3"), dict):
+        problem = None      # an S3 location of its own: the runtime's S3 client reaches it
     return A.OutputArtifact(a["name"], a["path"], "none" if "none" in (a.get("archive") or {}) else "tgz",
-                            bool(a.get("optional")), key, problem)
+                            bool(a.get("optional")), key, problem, declared=a)
 
 
 def _render(eng: Engine, tmpl: dict[str, Any], sc: Any) -> dict[str, Any]:

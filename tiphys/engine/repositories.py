@@ -6,9 +6,9 @@ Argo lets an input or output artifact name a location. One that gives only the o
 artifact repository": Tiphys's default repository is the local one, so the key is used there
 (an output saved under a key is found by an input naming the same key, as in Argo).
 
-A location that names a repository of its own (an endpoint, a bucket, a URL: Kubeflow's
-`minio-service.kubeflow:9000`, a public bucket) cannot be reached: Tiphys has no S3/GCS/...
-client yet. That is a clear error, as Argo's own failed upload or download would be, never
+An S3 location of its own (endpoint, bucket), `http` and `git` inputs are the runtime's
+(engine/artifacts.py, tiphys/artifacts/). Any other location that names a repository of its
+own (a GCS bucket, Azure...) cannot be reached: Tiphys has no client for it. That is a clear error, as Argo's own failed upload or download would be, never
 a silent local copy: an output fails its step only when the step produced the file (an
 absent optional output uploads nothing in Argo either); an input fails before the step runs.
 """

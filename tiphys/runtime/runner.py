@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tiphys.artifacts.local import LocalRepository
+from tiphys.artifacts.repos import Repositories
 from tiphys.engine import actions as A
 from tiphys.engine import stuck
 from tiphys.engine.core import Engine
@@ -24,7 +24,7 @@ from tiphys.errors import TiphysError
 from tiphys.executors import podgc
 from tiphys.executors.base import Executor
 from tiphys.spec import models
-from tiphys.runtime import agent, containerset, daemons, journal, memocache, resources, sidecars, steps
+from tiphys.runtime import agent, artifacts, containerset, daemons, journal, memocache, resources, sidecars, steps
 from tiphys.runtime.locks import LockManager
 
 log = logging.getLogger("tiphys.runtime")
@@ -67,7 +67,7 @@ class Runner:
         self.observe: Callable[[float], None] | None = None   # told how long each engine call took
         self.hold = False          # draining: start no new step (the journal has it; whoever resumes starts it)
         self.dry_run, self.executor = dry_run, executor
-        self.repo = LocalRepository(home / "artifacts")
+        self.repo = Repositories(home, None, wf["metadata"])   # resolved when the run begins (main)
         meta = wf["metadata"]
         self.prefix = f"{meta.get('namespace') or 'default'}/{meta['name']}"
         self.events: asyncio.Queue[A.Event] = asyncio.Queue()
@@ -114,7 +114,11 @@ class Runner:
         meta.setdefault("creationTimestamp", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         meta.setdefault("namespace", "default")
         try:
+            if not self.dry_run:
+                self.repo = artifacts.for_workflow(self.wf, self.store, self.home)
             engine = self._resume() if self.resume else self._begin()
+            if self.repo.ref is not None:
+                self.wf.setdefault("status", {})["artifactRepositoryRef"] = self.repo.ref
             self.pod_gc = podgc.parse(engine.spec.get("podGC"))
             self.pod_labels = _labels((engine.spec.get("podMetadata") or {}).get("labels"))
         except TiphysError as exc:
@@ -149,6 +153,9 @@ class Runner:
             await asyncio.wait(list(self.tasks), timeout=None if self.stop_by is None else STOP_GRACE)
         if not self.dry_run:    # volumeClaimTemplates folders, as Argo's volumeClaimGC deletes the PVCs
             await asyncio.to_thread(steps.release_volumes, self.home, self.wf, engine.spec)
+            if engine.finished and artifacts.gc.wanted(self.wf, artifacts.gc.COMPLETION):
+                await asyncio.to_thread(artifacts.gc.collect, self.wf, self.repo, artifacts.gc.COMPLETION)
+                self._save(force=True)
             phase = (self.wf.get("status") or {}).get("phase")
             done = getattr(self.executor, "workflow_done", None)
             if done is not None and engine.finished and phase in ("Succeeded", "Failed", "Error"):
@@ -378,7 +385,7 @@ class Runner:
         side = sidecars.Sidecars([], 0.0)
         for attempt in range(SETUP_TRIES):
             try:
-                spec = build(action, workdir)
+                spec = await asyncio.to_thread(build, action, workdir)   # input artifacts may be large downloads
                 if action.template.get("sidecars") and not side.handles:
                     side = sidecars.Sidecars.of(action, workdir, build)
                     await side.start(self.executor)
@@ -416,7 +423,8 @@ class Runner:
             break
         failure = await side.stop()
         out, err = steps.read_logs(result)
-        event = steps.collect(action, result, self.repo, self.prefix, action.node_id in self.deadlines, out)
+        event = await asyncio.to_thread(steps.collect, action, result, self.repo, self.prefix,
+                                        action.node_id in self.deadlines, out, err)   # uploads
         if failure:
             event = dataclasses.replace(event, container_failure=failure)
         for name, side_result in side.results:

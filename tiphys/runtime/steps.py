@@ -17,7 +17,7 @@ from pathlib import Path
 from collections.abc import Mapping
 from typing import Any
 
-from tiphys.artifacts.local import LocalRepository
+from tiphys.artifacts.repos import LOG_ARTIFACT, Repositories
 from tiphys.engine import actions as A
 from tiphys.engine.outputs import RESULT_LIMIT
 from tiphys.errors import TiphysError
@@ -39,7 +39,7 @@ def secret_lookup(store: Any, home: Path, namespace: str) -> Any:
     return SecretLookup(Vault(store, home), namespace)
 
 
-def build_spec(action: A.StartPod, workdir: Path, repo: LocalRepository, secrets: Any = None, *,
+def build_spec(action: A.StartPod, workdir: Path, repo: Repositories, secrets: Any = None, *,
                pod_labels: Mapping[str, str] | None = None, pod_gc: PodGC = PodGC(),
                workflow_uid: str = "") -> StepSpec:
     """`secrets` (a `tiphys.secrets.SecretLookup`) resolves secretKeyRef/secretRef; a
@@ -69,7 +69,9 @@ def build_spec(action: A.StartPod, workdir: Path, repo: LocalRepository, secrets
             host.parent.mkdir(parents=True, exist_ok=True)
             host.write_text(art.raw)
         elif art.source is not None:
-            repo.load(art.source, host, art.sub_path)
+            repo.load(art.source, host, art.sub_path, art.mode)
+            if not host.exists():   # an optional artifact that is not there
+                continue
         else:
             continue
         placed.append(InputFile(host, art.path))
@@ -181,10 +183,11 @@ def _int_or_none(value: Any) -> int | None:
         raise SchemaError(f"expected an integer, got {value!r}", path="securityContext") from None
 
 
-def collect(action: A.StartPod, result: StepResult, repo: LocalRepository, key_prefix: str,
-            deadline_exceeded: bool, stdout: str) -> A.PodExited:
-    """The event for a finished step; `stdout` is its log, already read (and masked) by
-    read_logs; output parameters are masked here."""
+def collect(action: A.StartPod, result: StepResult, repo: Repositories, key_prefix: str,
+            deadline_exceeded: bool, stdout: str, stderr: str = "") -> A.PodExited:
+    """The event for a finished step; `stdout` (and `stderr`) is its log, already read (and
+    masked) by read_logs; output parameters are masked here. Blocking (artifact uploads): the
+    runner calls it in a worker thread."""
     masks = _masks_of(result)
     params: dict[str, str | None] = {}
     for name, path in action.parameter_paths:
@@ -203,14 +206,30 @@ def collect(action: A.StartPod, result: StepResult, repo: LocalRepository, key_p
             error = error or f"failed to save outputs: {art.problem}"
             continue
         try:
-            arts[art.name] = (repo.save(host, art.key, art.archive, exact=True) if art.key else
-                              repo.save(host, f"{key_prefix}/{action.node_id}/{art.name}", art.archive))
+            arts[art.name] = repo.save_output(action.pod_name, action.template,
+                                              art.declared or {"name": art.name, "path": art.path}, host,
+                                              art.key or f"{key_prefix}/{action.node_id}/{art.name}", art.archive,
+                                              exact=bool(art.key))
+        except TiphysError as exc:
+            error = error or str(exc)
+    if result.exit_code is not None and repo.archive_logs(action.template):
+        try:
+            arts[LOG_ARTIFACT] = _save_logs(action, repo, f"{key_prefix}/{action.node_id}/{LOG_ARTIFACT}",
+                                            stdout + stderr, result)
         except TiphysError as exc:
             error = error or str(exc)
     return A.PodExited(node_id=action.node_id, exit_code=result.exit_code, stdout=stdout[-RESULT_LIMIT:],
                        parameters=params, artifacts=arts, oom_killed=result.oom_killed,
                        deadline_exceeded=deadline_exceeded, stopped=result.stopped and not deadline_exceeded,
                        error=error)
+
+
+def _save_logs(action: A.StartPod, repo: Repositories, key: str, text: str, result: StepResult) -> dict[str, Any]:
+    log_file = result.stdout.parent / "main.log" if result.stdout is not None else None
+    if log_file is None:
+        raise TiphysError("the step's logs are not available to archive")
+    log_file.write_text(text)
+    return repo.save_logs(action.pod_name, action.template, log_file, key)
 
 
 def read_logs(result: StepResult) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from tiphys.errors import TiphysError
-from tiphys.server import auth, info, metrics, openapi, operations, templates, workflows
+from tiphys.server import auth, info, metrics, objects, openapi, operations, templates, workflows
 from tiphys.server import ui
 from tiphys.server.common import State
 from tiphys.server.controller import Controller
@@ -70,7 +70,7 @@ def create_app(home: Path, *, parallelism: int = 8, executor_factory=None, auth_
             controller.close()
             store.close()
 
-    routes = auth.ROUTES + workflows.ROUTES + operations.ROUTES + templates.ROUTES + info.ROUTES + openapi.ROUTES + metrics.ROUTES + ui.ROUTES
+    routes = auth.ROUTES + workflows.ROUTES + operations.ROUTES + templates.ROUTES + objects.routes() + info.ROUTES + openapi.ROUTES + metrics.ROUTES + ui.ROUTES
     return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(auth.AuthMiddleware, mode=auth_mode)],
                      exception_handlers={ApiError: _api_error, TiphysError: _tiphys_error,
                                          HTTPException: _http_error})

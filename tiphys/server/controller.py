@@ -594,6 +594,8 @@ class Controller:
 
     def _forget(self, key: Key) -> None:
         wf = self.store.get_workflow(key[1], key[0])
+        if wf is not None:
+            _artifact_gc(wf, self.store, self.home)
         self.store.delete_workflow(key[1], key[0])
         with self._lock:
             gone = self._gone.pop(key, None)
@@ -603,6 +605,16 @@ class Controller:
         choose.forget_workflow(key[1], str(((wf or {}).get("metadata") or {}).get("uid") or ""))  # containers podGC kept
         if wf is not None:
             self.hub.publish("DELETED", wf)
+
+
+def _artifact_gc(wf: dict, store: Store, home: Path) -> None:
+    """OnWorkflowDeletion artifact GC; a failure is logged, the deletion goes on."""
+    from tiphys.runtime import artifacts
+    if artifacts.gc.wanted(wf, artifacts.gc.DELETION):
+        try:
+            artifacts.on_deletion(wf, store, home)
+        except Exception:  # noqa: BLE001 - never blocks the deletion
+            log.exception("artifact GC of %s", (wf.get("metadata") or {}).get("name"))
 
 
 class _NamespacedStore:

@@ -30,7 +30,7 @@ def invalid(message: str) -> ApiError:
 
 
 def not_found(kind: str, name: str) -> ApiError:
-    return ApiError(NOT_FOUND, f'{RESOURCES[kind]} "{name}" not found')
+    return ApiError(NOT_FOUND, f'{RESOURCES.get(kind, kind.lower() + "s")} "{name}" not found')
 
 
 def already_exists(kind: str, name: str) -> ApiError:
