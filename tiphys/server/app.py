@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 from tiphys.errors import TiphysError
 from tiphys.server import auth, info, metrics, openapi, operations, templates, workflows
 from tiphys.server import ui
+from tiphys.cron import api as cron_api
 from tiphys.server.common import State
 from tiphys.server.controller import Controller
 from tiphys.server.errors import INTERNAL, NOT_FOUND, UNIMPLEMENTED, ApiError, invalid
@@ -64,13 +65,16 @@ def create_app(home: Path, *, parallelism: int = 8, executor_factory=None, auth_
         controller.start()
         app.state.tiphys = State(store=store, home=home, controller=controller, hub=hub)
         app.state.metrics = metrics.Metrics(app.state.tiphys)
+        app.state.cron = cron_api.start_scheduler(store, controller)
         try:
             yield
         finally:
+            if app.state.cron is not None:
+                app.state.cron.close()
             controller.close()
             store.close()
 
-    routes = auth.ROUTES + workflows.ROUTES + operations.ROUTES + templates.ROUTES + info.ROUTES + openapi.ROUTES + metrics.ROUTES + ui.ROUTES
+    routes = auth.ROUTES + workflows.ROUTES + operations.ROUTES + templates.ROUTES + cron_api.ROUTES + info.ROUTES + openapi.ROUTES + metrics.ROUTES + ui.ROUTES
     return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(auth.AuthMiddleware, mode=auth_mode)],
                      exception_handlers={ApiError: _api_error, TiphysError: _tiphys_error,
                                          HTTPException: _http_error})

@@ -102,10 +102,14 @@ def cmd_controller(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     ctl.start()
+    from tiphys.cron.api import start_scheduler
+    cron = start_scheduler(store, ctl)
     print(f"tiphys controller: running ({ctl.owner}); Ctrl-C to stop", file=__import__("sys").stderr, flush=True)
     try:
         stop.wait()
     finally:
+        if cron is not None:
+            cron.close()
         ctl.detach()
         store.close()
     return 0
