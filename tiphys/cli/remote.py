@@ -381,6 +381,11 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 # -- template / cluster-template -------------------------------------------------------------
 
+def cmd_apply(args: argparse.Namespace) -> int:
+    from tiphys.cli.applyevents import cmd_apply as apply
+    return apply(args)
+
+
 def cmd_cron(args: argparse.Namespace) -> int:
     from tiphys.cli.cron import cmd_cron as cron
     return cron(args)
