@@ -71,7 +71,11 @@ def test_history_limits_and_counters(tmp_path):
     store = Store(tmp_path / "t.db")
     store.save_template("CronWorkflow", _cron("hist", successfulJobsHistoryLimit=1))
     made: list = []
-    _wait(5.5, _scheduler(store, "a", made))
+    sched = _scheduler(store, "a", made)
+    _wait(3.5, sched)
+    sched._sync(("default", "hist"))        # the periodic sync, once more after the last tick
     left = store.list_page(namespace="default", labels={"workflows.argoproj.io/cron-workflow": "hist"}, limit=50)[0]
-    assert len(made) >= 3 and len(left) <= 2        # trimmed to the limit at each sync (every 2 s)
-    assert store.get_template("CronWorkflow", "hist")["status"]["succeeded"] >= 1
+    assert len(made) >= 3
+    assert [w["metadata"]["name"] for w in left] == [made[-1][1]]      # only the newest is kept
+    status = store.get_template("CronWorkflow", "hist")["status"]
+    assert status["succeeded"] == len(made) and "active" not in status

@@ -10,9 +10,7 @@ import datetime as dt
 import sys
 from typing import Any
 
-from tiphys.cli import home as state
-from tiphys.cli import render
-from tiphys.errors import NotFoundError, SpecError
+from tiphys.errors import SpecError
 
 KIND = "CronWorkflow"
 OUTPUTS = ("json", "yaml", "name", "wide")
@@ -140,6 +138,7 @@ class _Local:
 # -- the command ------------------------------------------------------------------------------
 
 def cmd_cron(args: argparse.Namespace) -> int:
+    from tiphys.cli import home as state
     from tiphys.client.config import resolve
     ns = args.namespace or "default"
     if args.cron_command == "lint":
@@ -153,6 +152,7 @@ def cmd_cron(args: argparse.Namespace) -> int:
 
 
 def _verb(args: argparse.Namespace, backend: Any) -> int:
+    from tiphys.cli import home as state
     cmd = args.cron_command
     if cmd == "create":
         return _create(args, backend)
@@ -262,6 +262,7 @@ def _apply_flags(cron: dict, args: argparse.Namespace) -> dict:
 
 
 def _lint(args: argparse.Namespace) -> int:
+    from tiphys.cli import home as state
     from pathlib import Path
 
     from tiphys.spec import lint
@@ -291,6 +292,8 @@ def _next_time(cron: dict) -> str:
 
 
 def _show(cron: dict, output: str | None) -> None:
+    from tiphys.cli import home as state
+    from tiphys.cli import render
     if output in ("json", "yaml"):
         state.out(state.dump(cron, output))
         return
@@ -324,6 +327,7 @@ def _show(cron: dict, output: str | None) -> None:
 
 
 def table(items: list[dict], all_ns: bool) -> str:
+    from tiphys.cli import render
     from tiphys.cron import runs
     now = dt.datetime.now(dt.timezone.utc)
     head = (["NAMESPACE"] if all_ns else []) + ["NAME", "AGE", "LAST RUN", "NEXT RUN", "SCHEDULES", "TIMEZONE",
