@@ -118,3 +118,11 @@ def test_the_run_a_tick_makes():
     assert meta["ownerReferences"][0]["uid"] == "u1" and meta["ownerReferences"][0]["kind"] == "CronWorkflow"
     manual = runs.new_workflow(cron, None, manual=True)["metadata"]
     assert manual["generateName"] == "c-" and "name" not in manual
+
+
+def test_a_run_sees_its_scheduled_time():
+    from tiphys.engine.scope import globals_for
+    wf = runs.new_workflow(_cron(), dt.datetime(2024, 1, 1, 9, 0, tzinfo=UTC))
+    g = globals_for(wf, wf["spec"], 1704099600.0)
+    assert g["workflow.scheduledTime"] == "2024-01-01T09:00:00Z"
+    assert "workflow.scheduledTime" not in globals_for({"metadata": {}}, {}, 0.0)
