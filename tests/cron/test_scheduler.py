@@ -33,8 +33,8 @@ def _wait(seconds: float, *schedulers: CronScheduler) -> None:
         s.close()
 
 
-def test_two_controllers_fire_each_tick_once(tmp_path):
-    a_store, b_store = Store(tmp_path / "t.db"), Store(tmp_path / "t.db")
+def test_two_controllers_fire_each_tick_once(two_stores):
+    a_store, b_store = two_stores
     a_store.save_template("CronWorkflow", _cron("shared", successfulJobsHistoryLimit=100))
     made: list = []
     a, b = _scheduler(a_store, "a", made), _scheduler(b_store, "b", made)

@@ -194,3 +194,136 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=0.5).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+WEBHOOKS = """
+apiVersion: argoproj.io/v1alpha1
+kind: EventSource
+metadata: {name: hooks}
+spec:
+  webhook:
+    example:
+      port: "%(port)d"
+      endpoint: /example
+      method: POST
+      maxPayloadSize: 2048
+      authSecret: {name: hook-token, key: token}
+      metadata: {team: a}
+  calendar:
+    tick:
+      interval: 1s
+---
+apiVersion: argoproj.io/v1alpha1
+kind: EventSource
+metadata: {name: squatter}
+spec:
+  webhook:
+    taken: {port: "%(taken)d", endpoint: /x, method: POST}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Sensor
+metadata: {name: hooks}
+spec:
+  dependencies:
+  - name: ex
+    eventSourceName: hooks
+    eventName: example
+    filters:
+      data: [{path: body.kind, type: string, value: ["^build$"]}]
+  - {name: tick, eventSourceName: hooks, eventName: tick}
+  triggers:
+  - template:
+      name: made
+      conditions: ex
+      argoWorkflow:
+        operation: submit
+        source:
+          resource:
+            apiVersion: argoproj.io/v1alpha1
+            kind: Workflow
+            metadata: {generateName: hooked-}
+            spec:
+              entrypoint: main
+              arguments: {parameters: [{name: who, value: ""}, {name: team, value: ""}, {name: kind, value: ""}]}
+              templates: [{name: main, container: {image: alpine, command: ["true"]}}]
+        parameters:
+        - src: {dependencyName: ex, dataKey: body.who}
+          dest: spec.arguments.parameters.0.value
+        - src: {dependencyName: ex, dataKey: metadata.team}
+          dest: spec.arguments.parameters.1.value
+        - src: {dependencyName: ex, contextKey: type}
+          dest: spec.arguments.parameters.2.value
+  - template:
+      name: broken
+      conditions: tick
+      k8s:
+        operation: create
+        source:
+          resource:
+            apiVersion: argoproj.io/v1alpha1
+            kind: Workflow
+            metadata: {generateName: never-}
+            spec: {workflowTemplateRef: {name: no-such-template}}
+"""
+
+
+def test_webhook_doors_and_failing_triggers(tmp_path):
+    import socket
+    home = tmp_path / "home"
+    home.mkdir()
+    port = free_port()
+    squat = socket.socket()
+    squat.bind(("127.0.0.1", 0))
+    squat.listen()
+    taken = squat.getsockname()[1]
+    (tmp_path / "hooks.yaml").write_text(WEBHOOKS % {"port": port, "taken": taken})
+    assert tiphys(home, "secret", "create", "hook-token", "--from-literal", "token=t0k").returncode == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: argoproj.io/v1alpha1\nkind: Sensor\nmetadata: {name: s}\nspec:\n"
+                   "  dependencies: [{name: a, eventSourceName: x, eventName: y}]\n"
+                   "  triggers: [{template: {name: t, slack: {channel: c}}}]\n")
+    linted = tiphys(home, "lint", str(bad))
+    assert linted.returncode == 1 and "spec.triggers[0].template.slack" in linted.stdout
+    proc, url = start_server(home)
+    try:
+        refused = tiphys(home, "apply", "-f", str(bad), "--server", url)
+        assert refused.returncode == 1 and "slack" in refused.stderr
+        done = tiphys(home, "apply", "-f", str(tmp_path / "hooks.yaml"), "--server", url)
+        assert done.returncode == 0, done.stderr
+        hook = f"http://127.0.0.1:{port}/example"
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/health"), 10, "the webhook port")
+        auth = {"Authorization": "Bearer t0k"}
+        assert httpx.post(hook, json={"kind": "build"}).status_code == 401
+        assert httpx.post(hook, json={"kind": "build"}, headers={"Authorization": "Bearer nope"}).status_code == 401
+        assert httpx.get(hook, headers=auth).status_code == 400                      # method does not match
+        assert httpx.post(hook, content=b"Invalid JSON", headers=auth).status_code == 400
+        assert httpx.post(hook, json={"kind": "x" * 4096}, headers=auth).status_code == 413
+        assert httpx.post(f"http://127.0.0.1:{port}/elsewhere", json={}).status_code == 404
+        assert httpx.post(hook, json={"kind": "deploy", "who": "filtered"}, headers=auth).status_code == 200
+        assert httpx.post(hook, json={"kind": "build", "who": "ana"}, headers=auth).status_code == 200
+        made = wait_for(lambda: [w for w in workflows(url) if w["metadata"]["name"].startswith("hooked-")], 10,
+                        "the hooked workflow")
+        time.sleep(1)
+        made = [w for w in workflows(url) if w["metadata"]["name"].startswith("hooked-")]
+        assert len(made) == 1                                   # the filtered event made nothing
+        values = [p["value"] for p in made[0]["spec"]["arguments"]["parameters"]]
+        assert values == ["ana", "a", "webhook"]
+
+        # the calendar's trigger fails every second: recorded on the Sensor, nothing crashes
+        def failed():
+            s = httpx.get(f"{url}/api/v1/sensors/default/hooks").json()
+            conds = [c for c in (s.get("status") or {}).get("conditions") or [] if c["type"] == "TriggersReady"]
+            return conds and conds[0]["status"] == "False" and conds[0]
+        cond = wait_for(failed, 10, "the failing trigger on the Sensor's status")
+        assert "broken" in cond["message"] and "no-such-template" in cond["message"]
+        assert not [w for w in workflows(url) if w["metadata"]["name"].startswith("never-")]
+        # the port another process holds: the EventSource says so
+        es = wait_for(lambda: (httpx.get(f"{url}/api/v1/event-sources/default/squatter").json().get("status")
+                               or {}).get("conditions"), 10, "the squatter's status")
+        assert es[0]["status"] == "False" and str(taken) in es[0]["message"]
+        assert httpx.post(hook, json={"kind": "build", "who": "bo"}, headers=auth).status_code == 200
+        wait_for(lambda: len([w for w in workflows(url) if w["metadata"]["name"].startswith("hooked-")]) == 2, 10,
+                 "the server still serving events")
+    finally:
+        stop(proc)
+        squat.close()
