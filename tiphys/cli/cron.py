@@ -262,22 +262,8 @@ def _apply_flags(cron: dict, args: argparse.Namespace) -> dict:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from tiphys.cli import home as state
-    from pathlib import Path
-
-    from tiphys.spec import lint
-    for path in args.paths:
-        if path != "-" and not Path(path).exists():
-            raise SpecError("no such file or directory", file=path)
-    with state.open_store() as store:
-        issues = list(lint.lint_paths([Path(p) for p in args.paths], store.registry))
-    for issue in issues:
-        print(str(issue))
-    if issues:
-        print(f"✖ {len(issues)} linting error{'s' if len(issues) != 1 else ''} found!")
-        return 1
-    print("✔ no linting errors found!")
-    return 0
+    from tiphys.cli.templates import cmd_lint
+    return cmd_lint(args)
 
 
 def _next_time(cron: dict) -> str:

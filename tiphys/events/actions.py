@@ -91,7 +91,10 @@ class ServerActions:
         if old is not None and operation == "create":
             raise TriggerError(f'{kind} "{meta["name"]}" already exists')
         if old is not None and operation == "patch":
-            obj = _merge(old, obj)
+            import copy
+
+            from tiphys.runtime.resources import merge_patch
+            obj = merge_patch(copy.deepcopy(old), obj)
         return self.store.save_template(kind, obj)
 
     def delete_object(self, obj: dict) -> None:
@@ -106,15 +109,3 @@ class ServerActions:
         else:
             raise TriggerError(f"k8s trigger: kind {kind!r} is not one this server keeps")
 
-
-def _merge(old: Any, new: Any) -> Any:
-    """JSON merge patch (RFC 7386)."""
-    if not isinstance(new, dict) or not isinstance(old, dict):
-        return new
-    out = dict(old)
-    for k, v in new.items():
-        if v is None:
-            out.pop(k, None)
-        else:
-            out[k] = _merge(old.get(k), v)
-    return out
