@@ -81,9 +81,11 @@ spec:
 """
 
 
-def tiphys(home: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*COMMAND, *args], env={**os.environ, "TIPHYS_HOME": str(home)},
-                          capture_output=True, text=True, timeout=60)
+def tiphys(home: Path, *args: str, server: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TIPHYS_HOME": str(home)}
+    if server:
+        env["TIPHYS_SERVER"] = server
+    return subprocess.run([*COMMAND, *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 def workflows(url: str) -> list[dict]:
@@ -116,7 +118,7 @@ def test_events_and_schedules_end_to_end(tmp_path):
     assert tiphys(home, "secret", "create", "github-access", "--from-literal", f"secret={SECRET}").returncode == 0
     proc, url = start_server(home)
     try:
-        done = tiphys(home, "apply", "-f", str(files), "--server", url)
+        done = tiphys(home, "apply", "-f", str(files), server=url)
         assert done.returncode == 0, done.stderr
         assert "sensor/github-sensor created" in done.stdout
         wait_for(lambda: _answers(f"http://127.0.0.1:{port}/health"), 10, "the EventSource's port")
@@ -149,7 +151,7 @@ def test_events_and_schedules_end_to_end(tmp_path):
 
         # WorkflowEventBinding: the template submitted with a parameter from the payload
         (files / "binding.yaml").write_text(BINDING)
-        assert tiphys(home, "apply", "-f", str(files / "binding.yaml"), "--server", url).returncode == 0
+        assert tiphys(home, "apply", "-f", str(files / "binding.yaml"), server=url).returncode == 0
         answer = httpx.post(f"{url}/api/v1/events/default/my-discriminator", json={"message": "from-an-event"},
                             headers={"X-Argo-E2E": "true"})
         assert answer.status_code == 200 and answer.json() == {}
@@ -160,7 +162,7 @@ def test_events_and_schedules_end_to_end(tmp_path):
 
         # CronWorkflow @every 5s: a run Succeeded within 20 s, named <name>-<unix time>
         (files / "cron.yaml").write_text(CRON)
-        assert tiphys(home, "apply", "-f", str(files / "cron.yaml"), "--server", url).returncode == 0
+        assert tiphys(home, "apply", "-f", str(files / "cron.yaml"), server=url).returncode == 0
         started = time.time()
         ran = wait_for(lambda: [w for w in workflows(url) if re.fullmatch(r"every-five-\d+", w["metadata"]["name"])
                                 and w["status"].get("phase") == "Succeeded"], 20, "a Succeeded cron run")
@@ -286,9 +288,9 @@ def test_webhook_doors_and_failing_triggers(tmp_path):
     assert linted.returncode == 1 and "spec.triggers[0].template.slack" in linted.stdout
     proc, url = start_server(home)
     try:
-        refused = tiphys(home, "apply", "-f", str(bad), "--server", url)
+        refused = tiphys(home, "apply", "-f", str(bad), server=url)
         assert refused.returncode == 1 and "slack" in refused.stderr
-        done = tiphys(home, "apply", "-f", str(tmp_path / "hooks.yaml"), "--server", url)
+        done = tiphys(home, "apply", "-f", str(tmp_path / "hooks.yaml"), server=url)
         assert done.returncode == 0, done.stderr
         hook = f"http://127.0.0.1:{port}/example"
         wait_for(lambda: _answers(f"http://127.0.0.1:{port}/health"), 10, "the webhook port")
