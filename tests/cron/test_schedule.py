@@ -126,3 +126,15 @@ def test_a_run_sees_its_scheduled_time():
     g = globals_for(wf, wf["spec"], 1704099600.0)
     assert g["workflow.scheduledTime"] == "2024-01-01T09:00:00Z"
     assert "workflow.scheduledTime" not in globals_for({"metadata": {}}, {}, 0.0)
+
+
+def test_daylight_saving_as_robfig():
+    # spring forward: 02:30 does not exist on 2024-03-10 in New York: that day does not fire
+    assert times("CRON_TZ=America/New_York 30 2 * * *", dt.datetime(2024, 3, 9, 12, tzinfo=UTC)) == [
+        "2024-03-11 06:30:00", "2024-03-12 06:30:00", "2024-03-13 06:30:00"]
+    # robfig's own case: 02:30 on March 11 only, the 2012 one skipped -> 2013
+    assert times("TZ=America/New_York 30 2 11 Mar ?", dt.datetime(2012, 3, 11, 5, tzinfo=UTC), 1) == [
+        "2013-03-11 06:30:00"]
+    # fall back: 01:30 happens twice on 2024-11-03 and fires twice
+    assert times("CRON_TZ=America/New_York 30 1 * * *", dt.datetime(2024, 11, 2, 12, tzinfo=UTC)) == [
+        "2024-11-03 05:30:00", "2024-11-03 06:30:00", "2024-11-04 06:30:00"]

@@ -9,6 +9,8 @@ Where croniter differs from robfig, and what is done here instead:
 - `CRON_TZ=Zone ` / `TZ=Zone ` prefixes choose the zone the fields are read in;
 - day-of-month / day-of-week: robfig ORs them only when neither field starts with `*` or
   `?` (so `*/2` in one of them means AND); croniter ORs unless a field is exactly `*`;
+- a local time skipped by a spring-forward change does not fire (croniter fires it an hour
+  later); a repeated one fires twice in both;
 - `?` means `*`; fields are validated by tiphys.spec.cron first (no seconds, no `L`/`#`/`H`,
   weekday 0-6), so croniter's extensions are never reached.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -75,7 +78,23 @@ class Schedule:
             base = t.replace(microsecond=0)
             return (base + dt.timedelta(seconds=self.every)).astimezone(self.tz)
         it = croniter(self.fields, t.astimezone(self.tz), day_or=self.day_or)
-        return it.get_next(dt.datetime)
+        while True:
+            found = it.get_next(dt.datetime)
+            if self._on_the_clock(found):
+                return found
+
+    @cached_property
+    def _hours_minutes(self) -> tuple[set[int], set[int]]:
+        expanded = croniter(self.fields or "* * * * *").expanded
+        every = lambda values, top: set(range(top)) if values == ["*"] else {int(v) for v in values}  # noqa: E731
+        return every(expanded[1], 24), every(expanded[0], 60)
+
+    def _on_the_clock(self, t: dt.datetime) -> bool:
+        """robfig walks the local wall clock: a time the spring-forward gap skips does not fire
+        (croniter moves it to the next existing hour instead)."""
+        local = t.astimezone(self.tz)
+        hours, minutes = self._hours_minutes
+        return local.hour in hours and local.minute in minutes
 
     def prev_before(self, t: dt.datetime) -> dt.datetime | None:
         """The last activation at or before `t` (None for @every, which has no fixed grid)."""
