@@ -79,3 +79,16 @@ def test_history_limits_and_counters(tmp_path):
     assert [w["metadata"]["name"] for w in left] == [made[-1][1]]      # only the newest is kept
     status = store.get_template("CronWorkflow", "hist")["status"]
     assert status["succeeded"] == len(made) and "active" not in status
+
+
+def test_replace_terminates_the_active_run(tmp_path):
+    store = Store(tmp_path / "t.db")
+    store.save_template("CronWorkflow", _cron("rep", concurrencyPolicy="Replace"))
+    made: list = []
+    terminated: list = []
+    sched = _scheduler(store, "a", made, phase="Running")
+    sched._terminate = lambda ns, name: terminated.append(name)
+    _wait(2.5, sched)
+    names = [n for _, n in made]
+    assert len(names) >= 2
+    assert terminated[0] == names[0]          # the second tick ended the first run before submitting
