@@ -81,6 +81,8 @@ def test_submit_from_templates(client):
     r = client.post(f"/api/v1/workflows/{NS}/submit", json={"resourceKind": "WorkflowTemplate", "resourceName": "nope"})
     assert r.status_code == 404
     r = client.post(f"/api/v1/workflows/{NS}/submit", json={"resourceKind": "CronWorkflow", "resourceName": "x"})
+    assert r.status_code == 404 and "cronworkflows.argoproj.io" in r.json()["message"]   # a missing one (issue 13)
+    r = client.post(f"/api/v1/workflows/{NS}/submit", json={"resourceKind": "Pod", "resourceName": "x"})
     assert r.status_code == 400
 
 

@@ -85,8 +85,18 @@ def cmd_submit(args: argparse.Namespace) -> int:
         return run.cmd_run(args)
     kind, name = parse_from(args.from_)
     if kind == "CronWorkflow":
-        raise SpecError(f"--from {args.from_}: CronWorkflows are not supported yet")
+        return _run_prepared(args, from_cron(name, args.namespace or "default"))
     return _run_prepared(args, from_template(kind, name), check=(kind, name))
+
+
+def from_cron(name: str, namespace: str) -> dict:
+    """A run of CronWorkflow `name` now, as `argo submit --from cronwf/NAME` makes it."""
+    from tiphys.cron import runs
+    with state.open_store() as store:
+        cron = store.get_template("CronWorkflow", name, namespace)
+    if cron is None:
+        raise SpecError(f'CronWorkflow "{name}" not found (create it with `tiphys cron create`)')
+    return runs.new_workflow(cron, None, manual=True)
 
 
 def _run_prepared(args: argparse.Namespace, raw: dict, *, check: tuple[str, str] | None = None) -> int:

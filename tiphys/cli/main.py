@@ -84,7 +84,8 @@ def _template_parsers(sub: argparse._SubParsersAction, name: str, kind: str) -> 
 REMOTE = {"submit": "cmd_submit", "list": "cmd_list", "get": "cmd_get", "logs": "cmd_logs",
           "delete": "cmd_delete", "retry": "cmd_retry", "resubmit": "cmd_resubmit", "stop": "cmd_action",
           "terminate": "cmd_action", "suspend": "cmd_action", "resume": "cmd_action", "wait": "cmd_wait",
-          "watch": "cmd_watch", "template": "cmd_template", "cluster-template": "cmd_template"}
+          "watch": "cmd_watch", "template": "cmd_template", "cluster-template": "cmd_template",
+          "cron": "cmd_cron", "apply": "cmd_apply"}
 
 
 def _client_options(p: argparse.ArgumentParser) -> None:
@@ -216,11 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     _template_parsers(sub, "template", "WorkflowTemplate")
     _template_parsers(sub, "cluster-template", "ClusterWorkflowTemplate")
+    from tiphys.cli import cron
+    cron.add_parsers(sub, _client_options)
     _lifecycle_parsers(sub)
     parser.add_argument("--server", metavar="URL", help="talk to this Tiphys server (env TIPHYS_SERVER)")
     parser.add_argument("--token", metavar="TOKEN", help="bearer token for the server (env TIPHYS_TOKEN)")
     for name in REMOTE:
-        if name not in ("template", "cluster-template"):
+        if name not in ("template", "cluster-template", "cron", "apply"):
             _client_options(sub.choices[name])
 
     p = sub.add_parser("server", help="serve Argo Server's REST API and run the workflows it is given")

@@ -381,6 +381,16 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 # -- template / cluster-template -------------------------------------------------------------
 
+def cmd_apply(args: argparse.Namespace) -> int:
+    from tiphys.cli.objects import cmd_apply as apply   # it talks to the server itself
+    return apply(args)
+
+
+def cmd_cron(args: argparse.Namespace) -> int:
+    from tiphys.cli.cron import cmd_cron as cron
+    return cron(args)
+
+
 def cmd_template(args: argparse.Namespace) -> int:
     handler = {"create": _tpl_create, "get": _tpl_get, "list": _tpl_list, "delete": _tpl_delete,
                "lint": _tpl_lint}[args.template_command]

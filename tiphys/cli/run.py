@@ -269,8 +269,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         workflows = [m for m in manifests if m.kind == "Workflow"]
         if not workflows:
             kinds = sorted({m.kind for m in manifests}) or ["no documents"]
-            raise SpecError(f"no Workflow to run (found {', '.join(kinds)}; register templates with "
-                            "`tiphys template create`)", file=file)
+            served = sorted(set(kinds) & {"CronWorkflow", "EventSource", "Sensor", "WorkflowEventBinding"})
+            hint = (f"{', '.join(served)} run in `tiphys server`: register them with `tiphys apply -f`"
+                    if served else "register templates with `tiphys template create`")
+            raise SpecError(f"no Workflow to run (found {', '.join(kinds)}; {hint})", file=file)
         params: list[tuple[str, str]] = []
         if args.parameter_file:
             params += read_parameter_file(args.parameter_file)

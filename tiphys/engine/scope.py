@@ -34,6 +34,9 @@ def globals_for(wf: dict[str, Any], spec: dict[str, Any], created: float,
     for ch in "aAbBcdHIjmMpSUwWxXyYZ":
         g[f"workflow.creationTimestamp.{ch}"] = stamp.strftime(f"%{ch}")
     g["workflow.creationTimestamp.s"] = str(int(created))
+    scheduled = (meta.get("annotations") or {}).get("workflows.argoproj.io/scheduled-time")
+    if scheduled:        # a CronWorkflow's run: the time it was scheduled for (Argo's operator)
+        g["workflow.scheduledTime"] = scheduled
     for kind in ("labels", "annotations"):
         values = meta.get(kind) or {}
         g[f"workflow.{kind}.json"] = compact(values)

@@ -52,7 +52,7 @@ class Kind:
 
 KINDS: dict[str, Kind] = {}
 # modules that register more kinds when imported (e.g. "tiphys.objects.cron"); loaded on first lookup
-PLUGINS: list[str] = []
+PLUGINS: list[str] = ["tiphys.events.kinds"]   # CronWorkflow, EventSource, Sensor, WorkflowEventBinding
 _loaded = False
 
 

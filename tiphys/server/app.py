@@ -16,6 +16,9 @@ from starlette.responses import JSONResponse
 from tiphys.errors import TiphysError
 from tiphys.server import auth, info, metrics, objects, openapi, operations, templates, workflows
 from tiphys.server import ui
+from tiphys.cron import api as cron_api
+from tiphys.events import api as events_api
+from tiphys.events.service import start_events
 from tiphys.server.common import State
 from tiphys.server.controller import Controller
 from tiphys.server.errors import INTERNAL, NOT_FOUND, UNIMPLEMENTED, ApiError, invalid
@@ -49,7 +52,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 def create_app(home: Path, *, parallelism: int = 8, executor_factory=None, auth_mode: str = "server",
                store_url: str | None = None, namespace_parallelism: int | None = None,
-               runs_workflows: bool = True) -> Starlette:
+               runs_workflows: bool = True, events_host: str = "127.0.0.1") -> Starlette:
     """The app over TIPHYS_HOME `home`; the controller runs while the app's lifespan does.
     `auth_mode` "client" requires bearer tokens (server/auth.py). `store_url` (tiphys.store.open_store)
     puts the state elsewhere than home/tiphys.db, e.g. in PostgreSQL; logs and artifacts stay in home."""
@@ -64,13 +67,19 @@ def create_app(home: Path, *, parallelism: int = 8, executor_factory=None, auth_
         controller.start()
         app.state.tiphys = State(store=store, home=home, controller=controller, hub=hub)
         app.state.metrics = metrics.Metrics(app.state.tiphys)
+        app.state.cron = cron_api.start_scheduler(store, controller)
+        app.state.events = start_events(store, home, controller, events_host)
         try:
             yield
         finally:
+            app.state.events.close()
+            if app.state.cron is not None:
+                app.state.cron.close()
             controller.close()
             store.close()
 
-    routes = auth.ROUTES + workflows.ROUTES + operations.ROUTES + templates.ROUTES + objects.routes() + info.ROUTES + openapi.ROUTES + metrics.ROUTES + ui.ROUTES
+    routes = (auth.ROUTES + workflows.ROUTES + operations.ROUTES + templates.ROUTES + objects.routes() + cron_api.ROUTES
+              + events_api.ROUTES + info.ROUTES + openapi.ROUTES + metrics.ROUTES + ui.ROUTES)
     return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(auth.AuthMiddleware, mode=auth_mode)],
                      exception_handlers={ApiError: _api_error, TiphysError: _tiphys_error,
                                          HTTPException: _http_error})

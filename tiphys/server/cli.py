@@ -56,7 +56,7 @@ def cmd_server(args: argparse.Namespace) -> int:
         _client_mode_notes(args.host, store_url)
     app = create_app(state.home_dir(), parallelism=args.parallelism, auth_mode=args.auth_mode,
                      store_url=store_url, namespace_parallelism=ns_limit,
-                     runs_workflows=not getattr(args, "no_controller", False))
+                     runs_workflows=not getattr(args, "no_controller", False), events_host=args.host)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log,
                 timeout_keep_alive=KEEP_ALIVE)
     return 0
@@ -102,10 +102,14 @@ def cmd_controller(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     ctl.start()
+    from tiphys.cron.api import start_scheduler
+    cron = start_scheduler(store, ctl)
     print(f"tiphys controller: running ({ctl.owner}); Ctrl-C to stop", file=__import__("sys").stderr, flush=True)
     try:
         stop.wait()
     finally:
+        if cron is not None:
+            cron.close()
         ctl.detach()
         store.close()
     return 0

@@ -13,7 +13,9 @@ _HTTP = {INVALID_ARGUMENT: 400, NOT_FOUND: 404, ALREADY_EXISTS: 409, FAILED_PREC
 
 RESOURCES = {"Workflow": "workflows.argoproj.io",
              "WorkflowTemplate": "workflowtemplates.argoproj.io",
-             "ClusterWorkflowTemplate": "clusterworkflowtemplates.argoproj.io"}
+             "ClusterWorkflowTemplate": "clusterworkflowtemplates.argoproj.io",
+             "CronWorkflow": "cronworkflows.argoproj.io", "EventSource": "eventsources.argoproj.io",
+             "Sensor": "sensors.argoproj.io", "WorkflowEventBinding": "workfloweventbindings.argoproj.io"}
 
 
 class ApiError(Exception):

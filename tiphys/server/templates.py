@@ -24,8 +24,8 @@ def _present(tmpl: dict) -> dict:
     return tmpl
 
 
-def _prepare(request: Request, body: dict, kind: str) -> dict:
-    tmpl = with_kind(body.get("template"), kind, "template")
+def _prepare(request: Request, body: dict, kind: str, field: str = "template") -> dict:
+    tmpl = with_kind(body.get(field), kind, field)
     meta = tmpl["metadata"]
     ns = _ns(request, kind)
     if ns is not None:
@@ -45,10 +45,19 @@ def _prepare(request: Request, body: dict, kind: str) -> dict:
     return tmpl
 
 
-def handlers(kind: str) -> dict[str, Any]:
+def handlers(kind: str, field: str = "template", hooks: Any = None) -> dict[str, Any]:
+    """CRUD + lint of a stored kind; the body names the object `field` (Argo's `template`,
+    `cronWorkflow`, `sensor`...). `hooks` (optional) has check(request, obj), changed(request,
+    obj, old) and deleted(request, namespace, name), called around the store's writes."""
+    def prepare(request: Request, body: dict) -> dict:
+        obj = _prepare(request, body, kind, field)
+        if hooks is not None:
+            hooks.check(request, obj)
+        return obj
+
     async def create(request: Request) -> JSONResponse:
         body = await json_body(request)
-        tmpl = _prepare(request, body, kind)
+        tmpl = prepare(request, body)
         store = state(request).store
         name, ns = tmpl["metadata"]["name"], _ns(request, kind)
         if store.get_template(kind, name, ns) is not None:
@@ -57,7 +66,10 @@ def handlers(kind: str) -> dict[str, Any]:
         tmpl["metadata"].pop("creationTimestamp", None)
         if "All" in ((body.get("createOptions") or {}).get("dryRun") or []):
             return JSONResponse(_present(tmpl))
-        return JSONResponse(_present(store.save_template(kind, tmpl)))
+        saved = store.save_template(kind, tmpl)
+        if hooks is not None:
+            hooks.changed(request, saved, None)
+        return JSONResponse(_present(saved))
 
     async def get(request: Request) -> JSONResponse:
         name = request.path_params["name"]
@@ -85,32 +97,39 @@ def handlers(kind: str) -> dict[str, Any]:
         old = store.get_template(kind, name, _ns(request, kind))
         if old is None:
             raise not_found(kind, name)
-        tmpl = body.get("template")
+        tmpl = body.get(field)
         if isinstance(tmpl, dict):
             tmpl = {**tmpl, "metadata": {**(tmpl.get("metadata") or {}), "name": name}}
-        tmpl = _prepare(request, {"template": tmpl}, kind)
+        tmpl = prepare(request, {field: tmpl})
         old_meta = old.get("metadata") or {}
         for key in ("uid", "creationTimestamp"):
             if old_meta.get(key):
                 tmpl["metadata"][key] = old_meta[key]
         tmpl["metadata"]["resourceVersion"] = str(int(old_meta.get("resourceVersion") or 1) + 1)
-        return JSONResponse(_present(store.save_template(kind, tmpl)))
+        if old.get("status") and not tmpl.get("status"):
+            tmpl["status"] = old["status"]      # kinds with a status (CronWorkflow, Sensor) keep it
+        saved = store.save_template(kind, tmpl)
+        if hooks is not None:
+            hooks.changed(request, saved, old)
+        return JSONResponse(_present(saved))
 
     async def delete(request: Request) -> JSONResponse:
         name = request.path_params["name"]
         if not state(request).store.delete_template(kind, name, _ns(request, kind)):
             raise not_found(kind, name)
+        if hooks is not None:
+            hooks.deleted(request, _ns(request, kind) or "default", name)
         return JSONResponse({})
 
     async def lint_(request: Request) -> JSONResponse:
         body = await json_body(request)
-        return JSONResponse(_present(_prepare(request, body, kind)))
+        return JSONResponse(_present(prepare(request, body)))
 
     return {"create": create, "get": get, "list": list_, "update": update, "delete": delete, "lint": lint_}
 
 
-def _routes(base: str, kind: str) -> list[Route]:
-    h = handlers(kind)
+def _routes(base: str, kind: str, field: str = "template", hooks: Any = None) -> list[Route]:
+    h = handlers(kind, field, hooks)
     return [
         Route(base, h["list"], methods=["GET"]),
         Route(base, h["create"], methods=["POST"]),

@@ -232,10 +232,14 @@ async def submit_workflow(request: Request) -> JSONResponse:
     body = await json_body(request)
     kind, name = body.get("resourceKind") or "", body.get("resourceName") or ""
     kinds = {"workflowtemplate": WORKFLOW_TEMPLATE, "clusterworkflowtemplate": CLUSTER_WORKFLOW_TEMPLATE}
+    if kind.lower().replace("-", "") in ("cronworkflow", "cronworkflows", "cwf", "cronwf"):
+        from tiphys.cron.api import submit_from_cron
+        if not name:
+            raise invalid("resourceName is required")
+        return JSONResponse(present(submit_from_cron(request, ns, name, body.get("submitOptions") or {})))
     kind = kinds.get(kind.lower().replace("-", ""), kind)
     if kind not in kinds.values():
-        raise invalid(f"resourceKind {kind!r}: this server submits from WorkflowTemplate or "
-                      "ClusterWorkflowTemplate (CronWorkflow is not supported yet)")
+        raise invalid(f"resourceKind {kind!r}: expected WorkflowTemplate, ClusterWorkflowTemplate or CronWorkflow")
     if not name:
         raise invalid("resourceName is required")
     if st.store.get_template(kind, name, ns) is None:

@@ -21,6 +21,7 @@ from typing import Any, Iterable
 
 from tiphys.errors import SpecError
 from tiphys.spec.load import ARGO_KINDS, Manifest, load_text_all, read_text
+from tiphys.spec.lintevents import EVENT_KINDS, lint_event_kind
 from tiphys.spec.lintdocs import DocumentChecks, Registry, _Catalog
 from tiphys.spec.lintflows import FlowChecks, depends_task_names
 from tiphys.spec.lintrefs import ReferenceChecks
@@ -76,6 +77,9 @@ def lint_manifests(manifests: Iterable[Manifest], registry: Registry | None = No
     catalog = _Catalog(manifests, registry)
     issues: list[LintIssue] = []
     for m in manifests:
+        if m.kind in EVENT_KINDS:
+            lint_event_kind(m.kind, m.raw, lambda path, message, m=m: issues.append(
+                LintIssue(m.file, m.index, m.kind, m.name, path, message)))
         if m.kind not in ARGO_KINDS:
             continue
         _Linter(m, catalog, issues).run()

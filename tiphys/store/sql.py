@@ -26,6 +26,8 @@ from tiphys.store.locks import LockMethods
 WORKFLOW_TEMPLATE = "WorkflowTemplate"
 CLUSTER_WORKFLOW_TEMPLATE = "ClusterWorkflowTemplate"
 TEMPLATE_KINDS = (WORKFLOW_TEMPLATE, CLUSTER_WORKFLOW_TEMPLATE)
+# other namespaced objects kept in the same table (body with its status): tiphys.cron, tiphys.events
+OBJECT_KINDS = ("CronWorkflow", "EventSource", "Sensor", "WorkflowEventBinding")
 COMPLETED_PHASES = frozenset({"Succeeded", "Failed", "Error"})
 
 
@@ -408,7 +410,7 @@ class SqlStore(ConfigMapMethods, LockMethods, ABC):
 
     @staticmethod
     def _check_kind(kind: str) -> None:
-        if kind not in TEMPLATE_KINDS:
+        if kind not in TEMPLATE_KINDS and kind not in OBJECT_KINDS:
             raise ValueError(f"not a template kind: {kind!r}")
 
     @staticmethod

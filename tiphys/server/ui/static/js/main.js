@@ -14,6 +14,8 @@ const ROUTES = [
   [/^#\/templates\/?$/, 'templates', () => import('./templates.js').then((m) => m.mountTemplates)],
   [/^#\/templates\/([^/]+)\/([^/]+)$/, 'templates', () => import('./templates.js').then((m) => m.mountTemplate)],
   [/^#\/cluster-templates\/([^/]+)$/, 'templates', () => import('./templates.js').then((m) => m.mountClusterTemplate)],
+  [/^#\/cron\/?$/, 'cron', () => import('./events.js').then((m) => m.mountCron)],
+  [/^#\/events\/?$/, 'events', () => import('./events.js').then((m) => m.mountEvents)],
 ];
 
 function unmount() {
