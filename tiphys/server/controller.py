@@ -12,9 +12,10 @@ loop.
 
 Crash safety: every runner journals the engine's inputs (runtime/journal.py) before acting
 on them. On start, and every LEASE_TTL / 2 after, the controller takes over the workflows no
-live controller holds a lease on (leases.py): a Running one is resumed from its journal (steps
-whose process died with the old controller end in Error and are retried where their
-retryStrategy allows; finished steps are not run again), a Pending one is queued. Requests
+live controller holds a lease on (leases.py): a Running one is resumed from its journal and
+re-attaches to its steps, which outlive the controller (executors/detached.py: a step still
+running is waited for, one that ended meanwhile collected; only one that vanished without an
+exit status ends in Error); finished steps are not run again. A Pending one is queued. Requests
 from other processes come through the store; its notices (notices.py) bring them at once.
 
 A retried workflow is recorded Pending with the nodes to keep as its `status.nodes` (see
