@@ -45,7 +45,7 @@ def base_args(shim_dir: Path) -> list[str]:
              # the empty folders every common image has (Debian's, Alpine's): steps write there
              "--dir", "/mnt", "--dir", "/home", "--dir", "/srv", "--dir", "/media",
              "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-             "--die-with-parent", "--new-session", "--clearenv"]
+             "--new-session", "--clearenv"]   # no --die-with-parent: steps outlive Tiphys (detached.py)
     if os.geteuid() == 0:
         args += ["--cap-drop", "ALL"]
         for cap in DEFAULT_CAPS:

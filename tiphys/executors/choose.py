@@ -168,7 +168,19 @@ class Chosen:
     async def start(self, spec: StepSpec) -> StepHandle:
         name = self.pick(spec.image)
         self.ran[spec.key] = name
-        return await self.backend(name).start(spec)
+        handle = await self.backend(name).start(spec)
+        if getattr(handle, "identity", None) is not None:
+            handle.identity = {**handle.identity, "executor": name}
+        return handle
+
+    async def attach(self, spec: StepSpec, ident: dict[str, Any]) -> StepHandle:
+        """Re-attach to a step a Tiphys process that ended started (its recorded identity)."""
+        name = ident.get("executor") or self.pick(spec.image)
+        self.ran[spec.key] = name
+        backend = self.backend(name)
+        if getattr(backend, "attach", None) is None:
+            raise InfrastructureError(f"the {name} executor cannot re-attach to a running step")
+        return await backend.attach(spec, ident)
 
     def workflow_done(self, workflow: str, pod_gc: Any, phase: str, uid: str = "") -> None:
         """The workflow ended: backends that keep something per step (containers) let it go."""

@@ -1,9 +1,11 @@
 """Handles of started steps: waiting for the process, stopping it, building its StepResult.
 
-`LocalHandle` follows one process (bwrap, or the step itself unsandboxed): `stop` signals
-it the way a container runtime would, `wait` returns the StepResult (exit code from bwrap's
-status pipe, OOM from the cgroup, outputs collected from the step's root). `_DoneHandle`
-stands for a step that never got a process.
+`LocalHandle` follows one process (bwrap, or the step itself unsandboxed), started by this
+Tiphys process or adopted from one that ended (detached.py): `stop` signals it the way a
+container runtime would, `wait` returns the StepResult (exit code from the step's status file,
+OOM from the cgroup, outputs collected from the step's root). `identity` is what a later Tiphys
+process needs to adopt it (`from_identity`). `_DoneHandle` stands for a step that never got a
+process.
 """
 from __future__ import annotations
 
@@ -16,10 +18,14 @@ import re
 import signal
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from tiphys.executors import detached
 from tiphys.executors.base import StepResult, StepSpec
 from tiphys.executors.bubblewrap import SYSTEM_DIRS, resolve_in_root
 from tiphys.executors.cgroups import _Group
+
+LOST = "the step's process ended without leaving its exit status (was the machine restarted?)"
 
 # Logged under the executor's name, as before this module was split out of local.py.
 log = logging.getLogger("tiphys.executors.local")
@@ -48,19 +54,52 @@ class _Run:
     root: Path | None            # sandbox root on the host
     cwd: str                     # the step's working dir (in-sandbox path when sandboxed)
     group: _Group | None = None
-    status_fd: int | None = None
-    status: bytes = b""
+    status_path: Path | None = None   # the exit status file (bwrap's --json-status-fd, or host_wrapper's)
     argv0: str = ""
     # volume mounts as the step sees them -> host source (None: a tmpfs, gone with the step)
     mounts: tuple[tuple[str, Path | None], ...] = ()
 
+    def to_json(self) -> dict[str, Any]:
+        group = None if self.group is None else {
+            "dirs": [str(d) for d in self.group.dirs], "kind": self.group.kind,
+            "memory": str(self.group.memory_dir) if self.group.memory_dir else None}
+        return {"workdir": str(self.workdir), "sandboxed": self.sandboxed, "root": str(self.root) if self.root else None,
+                "cwd": self.cwd, "group": group, "status": str(self.status_path) if self.status_path else None,
+                "argv0": self.argv0, "mounts": [[p, str(s) if s else None] for p, s in self.mounts]}
+
+    @classmethod
+    def from_json(cls, spec: StepSpec, doc: dict[str, Any]) -> _Run:
+        g = doc.get("group")
+        group = None if not g else _Group([Path(d) for d in g["dirs"]], g["kind"],
+                                          Path(g["memory"]) if g.get("memory") else None)
+        workdir = Path(doc["workdir"])
+        return cls(spec, workdir, workdir / "stdout", workdir / "stderr", bool(doc["sandboxed"]),
+                   Path(doc["root"]) if doc.get("root") else None, doc["cwd"], group,
+                   Path(doc["status"]) if doc.get("status") else None, doc.get("argv0") or "",
+                   tuple((p, Path(s) if s else None) for p, s in doc.get("mounts") or ()))
+
 
 class LocalHandle:
-    def __init__(self, proc: asyncio.subprocess.Process, run: _Run):
+    def __init__(self, proc: detached.Process, run: _Run, *, adopted: bool = False):
         self._proc = proc
         self._run = run
         self._stopped = False
+        self._adopted = adopted
+        # journaled by the runner; step.json (written before the spawn) leads to it otherwise
+        self.identity: dict[str, Any] = detached.identity(proc.pid, run=run.to_json())
         self._task = asyncio.ensure_future(self._finish())
+
+    @classmethod
+    def from_identity(cls, spec: StepSpec, ident: dict[str, Any]) -> LocalHandle:
+        """Adopt the step a Tiphys process that ended started (its identity as it recorded it)."""
+        handle = cls.__new__(cls)
+        handle._proc = detached.Process.adopt(ident)
+        handle._run = _Run.from_json(spec, ident["run"])
+        handle._stopped = False
+        handle._adopted = True
+        handle.identity = ident
+        handle._task = asyncio.ensure_future(handle._finish())
+        return handle
 
     @property
     def pid(self) -> int:
@@ -73,8 +112,7 @@ class LocalHandle:
 
     def _child_pid(self) -> int | None:
         """Host pid of bwrap's child (pid 1 of the step's pid namespace)."""
-        self._read_status()
-        for line in self._run.status.splitlines():
+        for line in self._status().splitlines():
             try:
                 doc = json.loads(line)
             except ValueError:
@@ -98,12 +136,12 @@ class LocalHandle:
                     # init itself ignores signals it has no handler for
                     os.killpg(child, sig)
             else:
-                os.killpg(self._proc.pid, sig)
+                self._proc.signal_payload(sig)
         except ProcessLookupError:
             pass
 
     async def stop(self, grace: float = 0.0) -> None:
-        if self._task.done() or self._proc.returncode is not None:
+        if self._task.done() or self._proc.ended:
             return
         self._stopped = True
         if grace > 0:
@@ -121,22 +159,11 @@ class LocalHandle:
 
     # -- completion
 
-    def _read_status(self) -> None:
-        fd = self._run.status_fd
-        if fd is None:
-            return
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except BlockingIOError:
-                return
-            except OSError:
-                chunk = b""
-            if not chunk:
-                os.close(fd)
-                self._run.status_fd = None
-                return
-            self._run.status += chunk
+    def _status(self) -> bytes:
+        try:
+            return self._run.status_path.read_bytes() if self._run.status_path else b""
+        except OSError:
+            return b""
 
     def _stderr_tail(self) -> str:
         try:
@@ -150,35 +177,27 @@ class LocalHandle:
     async def _finish(self) -> StepResult:
         run = self._run
         rc = await self._proc.wait()
-        if rc < 0:
+        if rc is not None and rc < 0:
             rc = 128 - rc
         error = None
-        exit_code: int | None = rc
-        if run.sandboxed:
-            self._read_status()
-            if run.status_fd is not None:          # should be at EOF: every writer is gone
-                os.close(run.status_fd)
-                run.status_fd = None
-            codes = [json.loads(line)["exit-code"] for line in run.status.splitlines()
-                     if b"exit-code" in line]
-            if codes:
-                exit_code = int(codes[-1])
-            elif not self._stopped:
-                tail = self._stderr_tail()
-                m = re.search(r"bwrap: execvp (.*?): (.*)$", tail, re.M)
-                if m:
-                    exit_code = 126 if "ermission" in m.group(2) else 127
-                    self._append_stderr(f"exec: {m.group(1)}: {'permission denied' if exit_code == 126 else 'not found'}\n")
-                else:
-                    lines = [ln for ln in tail.splitlines() if ln.startswith("bwrap:")]
-                    exit_code = None
-                    error = "sandbox setup failed: " + (lines[-1] if lines else f"bwrap exited with {rc}")
-        else:
+        recorded = detached.exit_code(run.status_path) if run.status_path else None
+        exit_code: int | None = recorded if recorded is not None else rc
+        if run.sandboxed and recorded is None and not self._stopped:
+            tail = self._stderr_tail()
+            m = re.search(r"bwrap: execvp (.*?): (.*)$", tail, re.M)
+            if m:
+                exit_code = 126 if "ermission" in m.group(2) else 127
+                self._append_stderr(f"exec: {m.group(1)}: {'permission denied' if exit_code == 126 else 'not found'}\n")
+            else:
+                lines = [ln for ln in tail.splitlines() if ln.startswith("bwrap:")]
+                exit_code = None
+                error = ("sandbox setup failed: " + lines[-1] if lines else
+                         f"sandbox setup failed: bwrap exited with {rc}" if rc is not None else LOST)
+        elif exit_code is None:
+            error = LOST
+        if not run.sandboxed:
             # container semantics: when the main process ends, the rest of its group goes
-            try:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            self._proc.killpg(signal.SIGKILL)
         oom = False
         if run.group is not None:
             oom = run.group.oom_killed()

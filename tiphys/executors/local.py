@@ -23,12 +23,12 @@ import asyncio
 import logging
 import os
 import shutil
+import subprocess
 import tempfile
-import weakref
 from pathlib import Path
 
 from tiphys.errors import InfrastructureError
-from tiphys.executors import retryloop
+from tiphys.executors import detached, retryloop
 from tiphys.executors.base import StepResult, StepSpec
 from tiphys.executors.bubblewrap import (
     ARGOSAY_IN_SANDBOX, DEFAULT_CAPS, DEFAULT_PATH, SCRIPT_IN_SANDBOX, SHIM_DIR_IN_SANDBOX,
@@ -89,10 +89,24 @@ class LocalExecutor:
     # -- once per executor
 
     def _shims(self) -> Path:
+        """The shims folder: one per user, Python and shim version, never removed while in use,
+        for steps outlive this process and bind it (a step being set up after Tiphys ended
+        must still find it)."""
         if self._shim_dir is None:
-            d = Path(tempfile.mkdtemp(prefix="tiphys-shims-"))
-            weakref.finalize(self, shutil.rmtree, str(d), True)
-            install_shims(d, self.sandbox)
+            import hashlib
+            import sys
+            from tiphys.executors import images
+            tag = hashlib.sha256(f"{self.sandbox}\0{sys.executable}\0".encode()
+                                 + Path(images.__file__).read_bytes()).hexdigest()[:16]
+            d = Path(tempfile.gettempdir()) / f"tiphys-shims-{os.getuid()}-{tag}"
+            if not (d / ".complete").exists():
+                tmp = Path(tempfile.mkdtemp(prefix="tiphys-shims-"))
+                install_shims(tmp, self.sandbox)
+                (tmp / ".complete").touch()
+                try:
+                    os.rename(tmp, d)
+                except OSError:          # another process made it meanwhile
+                    shutil.rmtree(tmp, ignore_errors=True)
             self._shim_dir = d
         return self._shim_dir
 
@@ -223,20 +237,19 @@ class LocalExecutor:
         env = self._env(spec, f"{SHIM_DIR_IN_SANDBOX}:{DEFAULT_PATH}", "/root",
                         {"HOSTNAME": hostname})
         base = self._bwrap_base()
-        r, w = os.pipe()
-        os.set_blocking(r, False)
+        status = workdir / detached.STATUS
+        w = detached.open_status(status)
         env_fd = env_file(env)
         bw = bubblewrap_command(self._bwrap, root, base, extra_binds, hostname, env, w, cwd, argv, env_fd)
-        run = _Run(spec, workdir, stdout, stderr, True, root, cwd, status_fd=r, argv0=argv[0],
+        run = _Run(spec, workdir, stdout, stderr, True, root, cwd, status_path=status, argv0=argv[0],
                    mounts=mount_sources(spec.mounts, mounts))
         try:
             run.group = self._group(spec)
             full = run.group.wrap(bw) if run.group else bw
-            proc = await asyncio.create_subprocess_exec(
-                *full, stdin=asyncio.subprocess.DEVNULL, stdout=out_f, stderr=err_f,
-                pass_fds=(w, env_fd), start_new_session=True, cwd=str(workdir), env={})
+            detached.save_identity(workdir, {"pid": None, "run": run.to_json()})   # Tiphys may die while spawning
+            proc = detached.Process.spawn(full, stdin=subprocess.DEVNULL, stdout=out_f, stderr=err_f,
+                                          pass_fds=(w, env_fd), cwd=str(workdir), env={})
         except BaseException:
-            os.close(r)
             if run.group:
                 run.group.remove()
             raise
@@ -274,22 +287,35 @@ class LocalExecutor:
                  if k in os.environ}
         env = self._env(spec, f"{shims}:{os.environ.get('PATH', DEFAULT_PATH)}",
                         os.environ.get("HOME", "/root"), extra)
-        run = _Run(spec, workdir, stdout, stderr, False, None, cwd, argv0=argv[0])
-        run.group = self._group(spec)
-        full = run.group.wrap(argv) if run.group else argv
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *full, stdin=asyncio.subprocess.DEVNULL, stdout=out_f, stderr=err_f,
-                start_new_session=True, cwd=cwd, env=env)
-        except (FileNotFoundError, PermissionError) as e:
-            if run.group:
-                run.group.remove()
-            code = 127 if isinstance(e, FileNotFoundError) else 126
-            err_f.write(f"exec: {argv[0]}: {'not found' if code == 127 else 'permission denied'}\n".encode())
+        if not _runnable(argv[0], env["PATH"], cwd):
+            err_f.write(f"exec: {argv[0]}: not found\n".encode())
             err_f.flush()
-            return failed("", exit_code=code)
+            return failed("", exit_code=127)
+        status = workdir / detached.STATUS
+        status.unlink(missing_ok=True)
+        run = _Run(spec, workdir, stdout, stderr, False, None, cwd, status_path=status, argv0=argv[0])
+        run.group = self._group(spec)
+        wrapped = detached.host_wrapper(argv, status)
+        full = run.group.wrap(wrapped) if run.group else wrapped
+        try:
+            detached.save_identity(workdir, {"pid": None, "run": run.to_json()})   # Tiphys may die while spawning
+            proc = detached.Process.spawn(full, stdin=subprocess.DEVNULL, stdout=out_f, stderr=err_f,
+                                          cwd=cwd, env=env)
         except BaseException:
             if run.group:
                 run.group.remove()
             raise
         return LocalHandle(proc, run)
+
+    async def attach(self, spec: StepSpec, ident: dict):
+        """Take over a step a Tiphys process that ended started (its recorded identity): wait
+        for it if it still runs, collect it if it ended meanwhile."""
+        return LocalHandle.from_identity(spec, ident)
+
+
+def _runnable(program: str, path: str, cwd: str) -> bool:
+    """Whether `program` can be found as a shell would look for it (an unsandboxed step's
+    'not found' is told as `exec` says it, exit code 127)."""
+    if "/" in program:
+        return os.path.exists(program if program.startswith("/") else os.path.join(cwd, program))
+    return shutil.which(program, path=path) is not None

@@ -39,7 +39,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from tiphys.errors import InfrastructureError, TiphysError
-from tiphys.executors import retryloop
+from tiphys.executors import detached, retryloop
 from tiphys.executors.base import StepResult, StepSpec
 from tiphys.executors.bubblewrap import (DEFAULT_CAPS, env_file, inputs_over_mounts, mount_args, mount_sources,
                                          place_mounts)
@@ -141,8 +141,19 @@ def _sweep_stale_mounts() -> None:
             continue
         target = Path(fields[4])
         pid = target.name.split("-", 1)[0]
-        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}") and not _step_lives(line):
             _unmount(target)
+
+
+def _step_lives(mountinfo_line: str) -> bool:
+    """Whether the overlay of this mountinfo line is the root of a step still running (a step
+    outlives the Tiphys process that mounted it; the one adopting it unmounts it at its end).
+    Its upper layer is <workdir>/layer/upper, and <workdir>/step.json names its process."""
+    for option in mountinfo_line.rpartition(" - ")[2].split(","):
+        if option.startswith("upperdir="):
+            ident = detached.load_identity(Path(option[len("upperdir="):]).parent.parent)
+            return ident is not None and detached.alive(ident)
+    return False
 
 
 class SandboxHandle:
@@ -150,6 +161,7 @@ class SandboxHandle:
 
     def __init__(self, inner: LocalHandle, workdir: Path, merged: Path, mounted: bool):
         self._inner, self._workdir, self._merged, self._mounted = inner, workdir, merged, mounted
+        self.identity = {**inner.identity, "merged": str(merged), "mounted": mounted}
         self._task = asyncio.ensure_future(self._finish())
 
     @property
@@ -270,6 +282,13 @@ class SandboxExecutor:
             if mounted and merged is not None:
                 _unmount(merged)
 
+    async def attach(self, spec: StepSpec, ident: dict):
+        """Take over a step a Tiphys process that ended started (see detached.py)."""
+        inner = LocalHandle.from_identity(spec, ident)
+        merged = Path(ident.get("merged") or ident["run"]["root"])
+        mounted = ident.get("mounted", str(merged).startswith(str(MOUNT_BASE) + "/"))
+        return SandboxHandle(inner, Path(ident["run"]["workdir"]), merged, bool(mounted))
+
     async def _layer(self, img: Image, key: str, workdir: Path) -> tuple[Path, bool]:
         """The step's root with its own writable layer; True when it is an overlay mount."""
         layer, copy = workdir / "layer", workdir / "root"
@@ -357,7 +376,7 @@ class SandboxExecutor:
         env.update(dict(spec.env))
         base = ["--dev", "/dev", "--proc", "/proc", *binds,
                 "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-                "--die-with-parent", "--new-session", "--clearenv"]
+                "--new-session", "--clearenv"]   # no --die-with-parent: steps outlive Tiphys (detached.py)
         prefix: list[str] = []
         if uid == 0 and os.geteuid() == 0:
             base += ["--cap-drop", "ALL"]
@@ -371,23 +390,22 @@ class SandboxExecutor:
         else:
             base += ["--unshare-user", "--uid", str(uid), "--gid", str(gid)]
         mounts = place_mounts(merged, spec.mounts) if spec.mounts else []
-        r, w = os.pipe()
-        os.set_blocking(r, False)
+        status = workdir / detached.STATUS
+        w = detached.open_status(status)
         env_fd = env_file(env)          # the environment never shows in `ps` (secrets)
         binds_after = mount_args(mounts) + inputs_over_mounts(merged, input_paths, mounts)
         bw = prefix + bubblewrap_command(self._bwrap, merged, base, binds_after, hostname, env, w, cwd,
                                          argv, env_fd)
-        run = _Run(spec, workdir, stdout, stderr, True, merged, cwd, status_fd=r, argv0=argv[0],
+        run = _Run(spec, workdir, stdout, stderr, True, merged, cwd, status_path=status, argv0=argv[0],
                    mounts=mount_sources(spec.mounts, mounts))
         try:
             if spec.memory_limit is not None or spec.cpu_limit is not None:
                 run.group = self._limits().create(spec.key, spec.memory_limit, spec.cpu_limit)
             full = run.group.wrap(bw) if run.group else bw
-            proc = await asyncio.create_subprocess_exec(
-                *full, stdin=asyncio.subprocess.DEVNULL, stdout=out_f, stderr=err_f,
-                pass_fds=(w, env_fd), start_new_session=True, cwd=str(workdir), env={})
+            detached.save_identity(workdir, {"pid": None, "run": run.to_json()})   # Tiphys may die while spawning
+            proc = detached.Process.spawn(full, stdin=subprocess.DEVNULL, stdout=out_f, stderr=err_f,
+                                          pass_fds=(w, env_fd), cwd=str(workdir), env={})
         except BaseException:
-            os.close(r)
             if run.group:
                 run.group.remove()
             raise

@@ -8,7 +8,11 @@ running any step again. Entries (JSON):
 
   {"t": T, "start": {"suspend": bool, "preset": {...}, "presetOutputs": {...}}}   first entry
   {"t": T, "ev": [[EventType, {fields}], ...]}                                      one handle() call
-  {"s": NODE_ID}                                                    a step's process is about to start
+  {"s": NODE_ID, "w": FOLDER}                          a step's process is about to start (in FOLDER)
+  {"p": NODE_ID, "id": {...}}                  its process started: its identity (executors/detached.py)
+
+A step outlives the controller (its process is detached), so a resumed run re-attaches to the
+steps that started and never reported their end (`Replayed.running`, with their identity).
 
 One thing is not replayed exactly: an expression calling `now()` reads the clock again.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from tiphys.engine import actions as A
@@ -59,6 +64,9 @@ class Replayed:
     timers: dict[str, A.SetTimer]     # timers set and not fired
     now: float                        # the time of the last journal entry
     asked: list[A.Action] = dataclasses.field(default_factory=list)   # cache reads, locks not answered yet
+    # the `lost` steps, each with its process's identity (None: not journaled) to re-attach to
+    running: dict[str, tuple[A.StartPod, dict[str, Any] | None]] = dataclasses.field(default_factory=dict)
+    folders: dict[str, Path] = dataclasses.field(default_factory=dict)   # each started step's folder
 
 
 def replay(entries: list[str], make_engine: Callable[[float, dict[str, Any]], Engine]) -> Replayed:
@@ -70,6 +78,8 @@ def replay(entries: list[str], make_engine: Callable[[float, dict[str, Any]], En
     engine = make_engine(t0, parsed[0]["start"])
     pods: dict[str, A.StartPod] = {}
     started: set[str] = set()
+    idents: dict[str, dict[str, Any]] = {}
+    folders: dict[str, Path] = {}
     timers: dict[str, A.SetTimer] = {}
     asked: dict[str, A.Action] = {}
     now = t0
@@ -91,12 +101,18 @@ def replay(entries: list[str], make_engine: Callable[[float, dict[str, Any]], En
     for entry in parsed[1:]:
         if "s" in entry:
             started.add(entry["s"])
+            if entry.get("w"):
+                folders[entry["s"]] = Path(entry["w"])
+            continue
+        if "p" in entry:
+            idents[entry["p"]] = entry["id"]
             continue
         events = decode(entry["ev"])
         for ev in events:
             if isinstance(ev, (A.PodExited, A.PodLost)):
                 pods.pop(ev.node_id, None)
                 started.discard(ev.node_id)
+                idents.pop(ev.node_id, None)
             elif isinstance(ev, A.TimerFired):
                 timers.pop(ev.key, None)
             elif isinstance(ev, A.CacheResult):
@@ -107,4 +123,5 @@ def replay(entries: list[str], make_engine: Callable[[float, dict[str, Any]], En
         absorb(engine.handle(events, now))
     lost = [nid for nid in pods if nid in started]
     return Replayed(engine, [a for nid, a in pods.items() if nid not in started], lost, timers, now,
-                    list(asked.values()))
+                    list(asked.values()),
+                    {nid: (pods[nid], idents.get(nid)) for nid in lost}, folders)

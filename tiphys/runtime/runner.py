@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import signal
 import time
@@ -21,7 +22,7 @@ from tiphys.engine import actions as A
 from tiphys.engine import stuck
 from tiphys.engine.core import Engine
 from tiphys.errors import TiphysError
-from tiphys.executors import podgc
+from tiphys.executors import detached, podgc
 from tiphys.executors.base import Executor
 from tiphys.spec import models
 from tiphys.runtime import agent, artifacts, containerset, daemons, journal, memocache, resources, sidecars, steps
@@ -80,6 +81,7 @@ class Runner:
         self.save_cost = 0.0
         self.pending_logs: list[tuple[str, str, str, str, str]] = []
         self.pending_cleanup: list[Path] = []
+        self.ended: dict[str, tuple[tuple[str, str, str, str, str], Path]] = {}   # step ends not yet journaled
         self.mocks: dict[str, dict[str, Any]] = {}
         self.plan: Callable[[str, list[str]], None] | None = None
         self.pod_gc = podgc.PodGC()
@@ -101,6 +103,31 @@ class Runner:
             self.events.put_nowait(A.StopRequested(message, terminate=True))
         else:
             self.stop_by = loop.time()
+
+    # ------------------------------------------------------------- control surface
+    def send(self, events: list[A.Event]) -> None:
+        """Hand events to the engine (suspend, resume, node set...), handled in the next batch."""
+        for ev in events:
+            self.events.put_nowait(ev)
+
+    def stop(self, message: str, *, terminate: bool) -> None:
+        """`argo stop` / `argo terminate`: the engine stops the workflow's steps."""
+        self.events.put_nowait(A.StopRequested(message, terminate=terminate))
+
+    def snapshot(self) -> dict[str, Any]:
+        """A copy of the workflow as it stands."""
+        return json.loads(json.dumps(self.wf))
+
+    async def drain(self) -> None:
+        """Hand the workflow over (a controller shutting down): start no new step, let go of the
+        running ones (they run on, detached; whoever resumes the journal re-attaches to them)
+        and save the workflow as it stands. The caller then cancels `main`."""
+        self.hold = True
+        for task in list(self.tasks):
+            task.cancel()
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=5)
+        self._save(force=True)
 
     async def main(self) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
@@ -142,6 +169,11 @@ class Runner:
                 await asyncio.to_thread(self._write_journal, batch, now)
             began = time.perf_counter()
             actions = engine.handle(batch, now)
+            for ev in batch:
+                done = self.ended.pop(ev.node_id, None) if isinstance(ev, A.PodExited) else None
+                if done is not None:
+                    self.pending_logs.append(done[0])
+                    self.pending_cleanup.append(done[1])
             if self.observe is not None:
                 self.observe(time.perf_counter() - began)
             self._apply(actions)
@@ -213,6 +245,10 @@ class Runner:
                 node["startedAt"] = node.get("startedAt") or stamp
         status.update(phase="Failed", message=message, finishedAt=stamp)
         engine.finished = True
+        for entry, workdir in self.ended.values():
+            self.pending_logs.append(entry)
+            self.pending_cleanup.append(workdir)
+        self.ended.clear()
         self._save(force=True)
 
     def _registry(self, kind: str, name: str) -> dict[str, Any] | None:
@@ -247,9 +283,47 @@ class Runner:
 
         state = journal.replay(self.store.journal(meta["namespace"], meta["name"]), make)
         self._apply(list(state.to_start) + list(state.timers.values()) + list(state.asked))
-        for nid in state.lost:
-            self.events.put_nowait(A.PodLost(nid, LOST))
+        loop = asyncio.get_running_loop()
+        for nid, (action, ident) in state.running.items():
+            folder = state.folders.get(nid) or self._workdir(nid)
+            ident = ident or self._left_identity(folder)
+            if ident is None and self._never_spawned(action, folder):
+                self._apply([action])      # the controller died before its process was started
+                continue
+            if ident is None or self.dry_run or not self._attachable(action):
+                self.events.put_nowait(A.PodLost(nid, LOST))
+                continue
+            task = loop.create_task(self._pod_or_error(action, ident))   # re-attach: the step outlived us
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
         return state.engine
+
+    def _workdir(self, node_id: str) -> Path:
+        return self.home / "logs" / self.wf["metadata"]["name"] / node_id
+
+    def _attachable(self, action: A.StartPod) -> bool:
+        """Whether a step of this kind runs as one detached process an executor can re-attach to
+        (agent, resource and containerSet steps, and pods with sidecars, do not yet)."""
+        t = action.template
+        return not (agent.is_agent_step(action) or "containerSet" in t or "resource" in t or t.get("sidecars")
+                    or getattr(self.executor, "attach", None) is None)
+
+    def _never_spawned(self, action: A.StartPod, workdir: Path) -> bool:
+        """Whether a step journaled as starting surely got no process: its status file, made
+        just before a host or sandbox step's process is spawned, is not there."""
+        if self.dry_run or not self._attachable(action):
+            return False
+        pick = getattr(self.executor, "pick", None)
+        body = action.template.get("container") or action.template.get("script") or {}
+        if pick is not None and pick(str(body.get("image", ""))) not in ("host", "sandbox"):
+            return False
+        return not any((d / detached.STATUS).exists() for d in (workdir, workdir / steps.PRIVATE))
+
+    @staticmethod
+    def _left_identity(workdir: Path) -> dict[str, Any] | None:
+        """The identity a step's process left in its folder (the controller may have died
+        between starting it and journaling it); cleared before each start, so never an older one's."""
+        return detached.load_identity(workdir) or detached.load_identity(workdir / steps.PRIVATE)
 
     def _write_journal(self, batch: list[A.Event], now: float) -> None:
         meta = self.wf["metadata"]
@@ -353,13 +427,14 @@ class Runner:
             except TiphysError as exc:
                 log.warning("releasing the locks of %s: %s", self.prefix, exc)
 
-    async def _pod_or_error(self, action: A.StartPod) -> None:
-        """Run a step; a fault of Tiphys itself ends the node in Error (the workflow goes on)."""
+    async def _pod_or_error(self, action: A.StartPod, ident: dict[str, Any] | None = None) -> None:
+        """Run a step (or, with `ident`, re-attach to its process); a fault of Tiphys itself ends
+        the node in Error (the workflow goes on)."""
         try:
             if "resource" in action.template:
                 self.events.put_nowait(await resources.run(action, self.store, self.wf, self._start_workflow))
             else:
-                await (self._agent_step(action) if agent.is_agent_step(action) else self._pod(action))
+                await (self._agent_step(action) if agent.is_agent_step(action) else self._pod(action, ident))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - reported on the node, logged with its trace
@@ -368,10 +443,14 @@ class Runner:
             self.events.put_nowait(A.PodExited(action.node_id, None,
                                                error=f"internal error running the step: {type(exc).__name__}: {exc}"))
 
-    async def _pod(self, action: A.StartPod) -> None:
+    async def _pod(self, action: A.StartPod, ident: dict[str, Any] | None = None) -> None:
         assert self.executor is not None
-        workdir = self.home / "logs" / self.wf["metadata"]["name"] / action.node_id
-        await self._journal_started(action.node_id)
+        workdir = self._workdir(action.node_id)
+        if ident is None:
+            for folder in (workdir, workdir / steps.PRIVATE):
+                (folder / detached.IDENTITY).unlink(missing_ok=True)
+                (folder / detached.STATUS).unlink(missing_ok=True)
+            await self._journal_started(action.node_id, workdir)
         if "containerSet" in action.template:
             await containerset.run(self, action, workdir)
             return
@@ -389,7 +468,12 @@ class Runner:
                 if action.template.get("sidecars") and not side.handles:
                     side = sidecars.Sidecars.of(action, workdir, build)
                     await side.start(self.executor)
-                handle = await self.executor.start(spec)
+                if ident is not None:
+                    handle = await self.executor.attach(spec, ident)   # type: ignore[attr-defined]
+                else:
+                    handle = await self.executor.start(spec)
+                    if self.journal and getattr(handle, "identity", None) is not None:
+                        await self._journal(action.node_id, {"p": action.node_id, "id": handle.identity})
             except (TiphysError, OSError) as exc:
                 await side.stop()
                 message = str(exc) if isinstance(exc, TiphysError) else f"could not start step: {exc}"
@@ -418,6 +502,7 @@ class Runner:
             if attempt + 1 < SETUP_TRIES and steps.setup_race(result) and action.node_id not in self.deadlines:
                 log.warning("step %s: %s; starting it again", action.pod_name, result.error)
                 steps.cleanup(workdir)
+                ident = None
                 await asyncio.sleep(0.05 * (attempt + 1))
                 continue
             break
@@ -431,19 +516,23 @@ class Runner:
             side_out, side_err = steps.read_logs(side_result)
             self.pending_logs.append((self.wf["metadata"]["name"], sidecars.log_key(action.node_id, name),
                                       action.pod_name, side_out, side_err))
-        # the step's live log files stay until its logs are in the store: readers never see a gap
-        self.pending_logs.append((self.wf["metadata"]["name"], action.node_id, action.pod_name, out, err))
-        self.pending_cleanup.append(workdir)
+        # the step's live log files stay until its logs are in the store (readers never see a
+        # gap) and its end is journaled (a controller dying meanwhile re-attaches to it there)
+        self.ended[action.node_id] = ((self.wf["metadata"]["name"], action.node_id, action.pod_name, out, err), workdir)
         self.events.put_nowait(event)
 
-    async def _journal_started(self, node_id: str) -> None:
+    async def _journal_started(self, node_id: str, workdir: Path | None = None) -> None:
         if self.journal:
             # before its process is spawned: a controller that dies once it may run must find
             # the step lost (Error, retried as its retryStrategy allows), never start it afresh
             # beside a copy that still reaches the outside world
-            meta = self.wf["metadata"]
-            await asyncio.to_thread(self.store.append_journal, meta["namespace"], meta["name"],
-                                    [journal.dumps({"s": node_id})])
+            # with its folder: a controller dying before the step's identity is journaled finds
+            # it there (another controller's home may hold it)
+            await self._journal(node_id, {"s": node_id, **({"w": str(workdir)} if workdir else {})})
+
+    async def _journal(self, node_id: str, entry: dict[str, Any]) -> None:
+        meta = self.wf["metadata"]
+        await asyncio.to_thread(self.store.append_journal, meta["namespace"], meta["name"], [journal.dumps(entry)])
 
     async def _agent_step(self, action: A.StartPod) -> None:
         """An http or data step: done here, in the controller (runtime/agent.py); stopped and

@@ -12,9 +12,10 @@ loop.
 
 Crash safety: every runner journals the engine's inputs (runtime/journal.py) before acting
 on them. On start, and every LEASE_TTL / 2 after, the controller takes over the workflows no
-live controller holds a lease on (leases.py): a Running one is resumed from its journal (steps
-whose process died with the old controller end in Error and are retried where their
-retryStrategy allows; finished steps are not run again), a Pending one is queued. Requests
+live controller holds a lease on (leases.py): a Running one is resumed from its journal and
+re-attaches to its steps, which outlive the controller (executors/detached.py: a step still
+running is waited for, one that ended meanwhile collected; only one that vanished without an
+exit status ends in Error); finished steps are not run again. A Pending one is queued. Requests
 from other processes come through the store; its notices (notices.py) bring them at once.
 
 A retried workflow is recorded Pending with the nodes to keep as its `status.nodes` (see
@@ -106,6 +107,7 @@ class Controller:
         self._gone: dict[Key, threading.Event] = {}   # deletions waiting for the record to go
         self._lock = threading.Lock()
         self._locks: Any = None      # the runners' shared LockManager, made on the loop's thread
+        self._handing_over = False
         self._notices = Notices(store, self.hub, ours=lambda key: self._live(*key),
                                 on_command=lambda: self._wake(self._commands), on_new=lambda: self._wake(self._adopt))
 
@@ -136,11 +138,10 @@ class Controller:
             self._call(self._commands)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop, leaving the workflows to the next controller: no new step starts, running steps
-        get up to `timeout` seconds to finish (their ends are journaled), leases are released.
-        A controller that starts later (or another one sharing the store) resumes every workflow
-        from its journal; steps still running at the deadline die with this process and are
-        treated as lost there (Error, retried where their retryStrategy allows)."""
+        """Stop, handing the workflows over to the next controller at once: no new step starts,
+        running steps go on (they are detached processes), leases are released. A controller
+        that starts later (or another one sharing the store) resumes every workflow from its
+        journal and re-attaches to its steps: none fails or runs twice because of the handover."""
         loop = self._loop
         if loop is None:
             return
@@ -149,21 +150,18 @@ class Controller:
             self._queue.clear()
             runners = list(self._runners.values())
             for runner in runners:
-                runner.hold = True
-            deadline = time.monotonic() + timeout
-            while any(r.busy() for r in runners) and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            await asyncio.sleep(0.05)      # let the runners take the last step ends in
-            leftovers = [h.stop(grace=0.0) for r in runners for h in list(r.handles.values())]
-            if leftovers:                  # as if this process had died: the next controller sees them lost
-                await asyncio.wait([asyncio.ensure_future(x) for x in leftovers], timeout=5)
-            for runner in runners:
                 try:
-                    runner._save(force=True)
+                    await runner.drain()
                 except Exception:  # noqa: BLE001 - the journal has what matters
                     log.exception("saving %s", runner.prefix)
             with self._lock:
                 mine = list(self._mine)
+                self._mine.clear()      # what `_run` ends from now on is handed over, not finished
+                self._handing_over = True
+            for task in list(self._tasks):
+                task.cancel()
+            if self._tasks:
+                await asyncio.wait(list(self._tasks), timeout=timeout)
             for key in mine:
                 try:
                     self.store.release(key[0], key[1], self.owner)
@@ -570,9 +568,11 @@ class Controller:
         finally:
             with self._lock:
                 self._runners.pop(key, None)
+                handed_over = self._handing_over
             self._snap_at.pop(key, None)
-            self._finish(key, wf)
-            self._pump()
+            if not handed_over:
+                self._finish(key, wf)
+                self._pump()
 
     def _finish(self, key: Key, wf: dict) -> None:
         with self._lock:
