@@ -8,7 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from tiphys.engine import actions as A
-from tiphys.engine import durations, names, phases, repositories
+from tiphys.engine import durations, names, phases, podspecpatch, repositories
 from tiphys.engine.inputs import KEYED
 from tiphys.errors import TiphysError
 from tiphys.expr import template as tpl
@@ -49,7 +49,7 @@ def queue(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], sc: Any, boun
     sc["pod.name"] = pod
     try:
         rendered = _render(eng, tmpl, sc)
-        rendered = _pod_level(eng, rendered) if is_pod else rendered
+        rendered = _pod_level(eng, podspecpatch.apply(eng.spec, rendered)) if is_pod else rendered
         deadline = _deadline(rendered)
     except TiphysError as exc:
         eng.complete(nid, phases.ERROR, str(exc))

@@ -19,7 +19,7 @@ from typing import Any
 
 from tiphys.artifacts.repos import Repositories
 from tiphys.engine import actions as A
-from tiphys.engine import stuck
+from tiphys.engine import podspecpatch, stuck
 from tiphys.engine.core import Engine
 from tiphys.errors import TiphysError
 from tiphys.executors import detached, podgc
@@ -446,6 +446,11 @@ class Runner:
     async def _pod(self, action: A.StartPod, ident: dict[str, Any] | None = None) -> None:
         assert self.executor is not None
         workdir = self._workdir(action.node_id)
+        ignored = podspecpatch.ignored(self.wf.get("spec") or {}, action.template)
+        if ignored and ident is None:
+            log.warning("step %s: podSpecPatch field(s) %s have no effect on one machine (Tiphys applies the "
+                        "main container's resources, env, image, command, args, workingDir, securityContext "
+                        "and activeDeadlineSeconds)", action.pod_name, ", ".join(ignored))
         if ident is None:
             for folder in (workdir, workdir / steps.PRIVATE):
                 (folder / detached.IDENTITY).unlink(missing_ok=True)
