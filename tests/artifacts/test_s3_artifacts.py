@@ -327,3 +327,32 @@ def test_server_download_streams_from_s3(home, tmp_path, capsys, s3server):
     assert r.headers["content-disposition"] == 'attachment; filename="data.json"'
     with tarfile.open(fileobj=io.BytesIO(r.content), mode="r:gz") as tar:
         assert tar.getnames() == ["data.json"]
+
+
+DATA = Path("/work/shared/conformance/e2e/testdata-data-transformation.yaml")
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not DATA.exists(), reason="../shared is absent")
+def test_data_template_lists_an_s3_bucket(home, tmp_path, capsys, s3server):
+    # upstream's data-transformation workflow (functional_test.go TestDataTransformation) with
+    # its minio endpoint and bucket pointed at the test's SeaweedFS: artifacts written with
+    # explicit s3 locations, listed by a data template, filtered, then read back one by one
+    bucket = bucket_name()
+    s3server.client().create_bucket(Bucket=bucket)
+    apply(tmp_path, f"""\
+apiVersion: v1
+kind: Secret
+metadata: {{name: my-minio-cred}}
+stringData: {{accesskey: {s3server.access_key}, secretkey: {s3server.secret_key}}}
+""")
+    wf = tmp_path / "data.yaml"
+    wf.write_text(DATA.read_text().replace("minio:9000", s3server.endpoint.split("://")[-1])
+                  .replace("my-bucket", bucket))
+    rc, done = run(wf, capsys)
+    assert (rc, done["status"]["phase"]) == (0, "Succeeded"), done["status"].get("message")
+    found = nodes(done)
+    assert json.loads(found["get-artifact-path"]["outputs"]["result"]) == ["foo/script.py", "script.py"]
+    assert sorted(n for n in found if n.startswith("process-artifact(")) == [
+        "process-artifact(0:foo/script.py)", "process-artifact(1:script.py)"]
+    assert sorted(objects(s3server, bucket)) == ["doc.pdf", "foo/doc.pdf", "foo/script.py", "script.py"]

@@ -211,11 +211,11 @@ def test_data_template_lists_the_local_repository(store, home):
 def test_data_template_from_an_unreadable_location_fails_clearly(store, home):
     manifest = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"name": "s3lister"},
                 "spec": {"entrypoint": "main", "templates": [{"name": "main", "data": {
-                    "source": {"artifactPaths": {"name": "files", "s3": {"bucket": "b"}}}}}]}}
+                    "source": {"artifactPaths": {"name": "files", "gcs": {"bucket": "b"}}}}}]}}
     node = only(run(store, home, manifest), "Pod")
     assert node["phase"] == "Failed"
     assert node["message"].startswith("unable to process data template: unable to process data source: "
-                                      "unable to source artifact paths: s3 artifact locations are not supported")
+                                      "unable to source artifact paths: gcs artifact locations are not supported")
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ class Handle:
         self.work.cancel()
 
 
-async def perform(action: A.StartPod, repo: LocalRepository, secrets: Any) -> dict[str, Any]:
+async def perform(action: A.StartPod, repo: Any, secrets: Any) -> dict[str, Any]:
     """The reply of an http or data step (see actions.PodExited.reply)."""
     tmpl = action.template
     if "http" in tmpl:
@@ -145,22 +145,28 @@ def _true(value: Any) -> bool:
 
 
 # ------------------------------------------------------------------ data
-def list_source(spec: dict[str, Any], repo: LocalRepository) -> dict[str, Any]:
-    """The object keys under `source.artifactPaths` (Tiphys reads its own artifact repository:
-    a `local.key` location); an error reply for a source or location it cannot read."""
+def list_source(spec: dict[str, Any], repo: Any) -> dict[str, Any]:
+    """The object keys under `source.artifactPaths`: an `s3` location (its own or the workflow's
+    repository's bucket, listed with the S3 API, as Argo's ListObjects) or Tiphys' local
+    repository (`local.key`); an error reply for a source or location it cannot read."""
     source = spec.get("source")
     paths = source.get("artifactPaths") if isinstance(source, dict) else None
     if not isinstance(paths, dict):
         return {"error": "no valid source is used for data template"}
     name = paths.get("name") or "artifactPaths"
     local = paths.get("local")
-    if isinstance(local, dict):
-        try:
+    s3 = paths.get("s3")
+    try:
+        if isinstance(local, dict):
             return {"keys": repo.list_keys(str(local.get("key") or ""))}
-        except TiphysError as exc:
-            return {"error": f"unable to source artifact paths: {exc}"}
+        store = repo.s3_for(s3) if isinstance(s3, dict) and hasattr(repo, "s3_for") else None
+        if store is not None:
+            return {"keys": store.keys(str(s3.get("key") or ""))}
+    except TiphysError as exc:
+        return {"error": f"unable to source artifact paths: {exc}"}
     kinds = [k for k in ARTIFACT_LOCATIONS if k in paths]
-    why = (f"{kinds[0]} artifact locations are not supported by Tiphys yet (it lists only its local "
-           "artifact repository, `local.key`)") if kinds else \
-        f"artifact {name!r} has no location (Tiphys lists its local artifact repository: `local.key`)"
+    why = (f"{kinds[0]} artifact locations are not supported by Tiphys yet (it lists s3 buckets and its "
+           "local artifact repository, `local.key`)") if kinds and kinds[0] != "s3" else \
+        f"artifact {name!r} names no bucket (give s3.bucket or configure an S3 artifact repository)" \
+        if kinds else f"artifact {name!r} has no location (Tiphys lists s3 buckets and `local.key`)"
     return {"error": f"unable to source artifact paths: {why}"}
