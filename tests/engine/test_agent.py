@@ -53,7 +53,7 @@ def test_http_node_is_of_type_http_and_its_body_is_the_result_passed_on():
     use = [s for s in sim.started if s.template["name"] == "use"][0]
     assert use.template["container"]["args"] == ["pong"]
     assert sim.status["phase"] == "Succeeded"
-    assert sim.status["progress"] == "1/1"      # an HTTP node is no pod
+    assert sim.status["progress"] == "2/2"      # Argo's progress counts HTTP nodes as it counts pods
 
 
 def test_non_2xx_fails_with_argos_message_and_keeps_the_body():

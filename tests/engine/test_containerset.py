@@ -56,7 +56,7 @@ def test_one_pod_with_container_children_linked_by_dependencies():
     assert pod["outputs"]["result"] == "main says"
     assert pod["outputs"]["exitCode"] == "0"
     assert pod["outputs"]["parameters"] == [{"name": "out", "value": "42"}]
-    assert sim.status["progress"] == "1/1"
+    assert sim.status["progress"] == "4/4"      # Argo's progress counts the pod and each Container node
 
 
 def test_failed_container_fails_the_pod_and_dependents_error():

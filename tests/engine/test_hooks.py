@@ -122,3 +122,10 @@ spec:
     bad = by_display(sim, ".hooks.bad")
     assert [n["phase"] for n in bad] == ["Error"]
     assert "hook 'bad'" in bad[0]["message"]
+
+
+def test_progress_counts_succeeded_executable_nodes_as_argo():
+    # hooks_test.go:569 asserts progress "2/4": two failed attempts, two succeeded hooks
+    sim = e2e("TestWorkflowLevelHooksWithRetry.yaml", {"argosay": Outcome(exit_code=1)})
+    sim.run()
+    assert sim.status["progress"] == "2/4"

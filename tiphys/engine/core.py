@@ -298,10 +298,7 @@ class Engine:
             node = copy.deepcopy(self.preset[k])
             if node.get("children"):
                 node["children"] = [c for c in node["children"] if c in inside]
-            self.nodes[k] = node
-            if node.get("type") == "Pod":
-                self.pods.total += 1
-                self.pods.done += 1
+            self.tree.adopt(node)
         if parent:
             self.add_child(parent, nid)
         self.tree.waiters[nid] = waiter
@@ -348,7 +345,7 @@ class Engine:
         self.tree.drain(self)
         while any([settle(self) for settle in list(self.on_settle)]) or self.tree.done:
             self.tree.drain(self)
-        self.status["progress"] = self.pods.progress
+        self.status["progress"] = self.tree.progress
         out, self.out = self.out, []
         return out
 

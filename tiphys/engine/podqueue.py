@@ -34,12 +34,10 @@ class PodQueue:
         self.running: set[str] = set()
         self.parallelism = limit(parallelism)
         self.suspended = suspended
-        self.total = self.done = 0
 
     def enqueue(self, nid: str, info: dict[str, Any]) -> None:
         """`info` holds at least `pod` (its name) and `action` (the StartPod to emit); a kind may
         add `on_start()` (run when the pod starts) and `on_exit(info, event)` (read its exit)."""
-        self.total += info.get("is_pod", True)    # progress counts Pod nodes only (not HTTP)
         self.info[nid] = info
         self.queued.append(nid)
 
@@ -68,7 +66,6 @@ class PodQueue:
         info = self.info.pop(nid, None)
         if info is not None:
             self.running.discard(nid)
-            self.done += info.get("is_pod", True)
         return info
 
     def drop_queued(self) -> list[str]:
@@ -78,7 +75,3 @@ class PodQueue:
             self.info.pop(nid, None)
         self.queued.clear()
         return dropped
-
-    @property
-    def progress(self) -> str:
-        return f"{self.done}/{self.total}"

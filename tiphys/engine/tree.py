@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from tiphys.engine.frames import Ctx, Frame, Interpreter
 
 
+EXECUTABLE = ("Pod", "HTTP", "Plugin", "Container", "Suspend")   # the node types Argo's progress counts
+PROGRESSED = (phases.SUCCEEDED, phases.SKIPPED, phases.OMITTED)   # such a node's progress is then 1/1
+
+
 class NodeTree:
     def __init__(self, workflow: str, nodes: dict[str, dict[str, Any]], now: float):
         self.workflow = workflow
@@ -23,6 +27,7 @@ class NodeTree:
         self.waiters: dict[str, Frame] = {}
         self.done: deque[str] = deque()
         self.invocation_errors: set[str] = set()   # nodes whose template could not even be called
+        self.executable = self.progressed = 0       # Argo's progress: progressed/executable nodes
 
     def new_node(self, name: str, display: str, type_: str, *, template: str | None, boundary: str | None,
                  parent: str | None, phase: str = phases.RUNNING, ctx: Ctx | None = None,
@@ -45,9 +50,21 @@ class NodeTree:
         if boundary:
             node["boundaryID"] = boundary
         self.nodes[nid] = node
+        self.executable += type_ in EXECUTABLE
         if parent:
             self.add_child(parent, nid)
         return node
+
+    def adopt(self, node: dict[str, Any]) -> None:
+        """Take in a node made elsewhere (kept from an earlier run), counting its progress."""
+        self.nodes[node["id"]] = node
+        self.executable += node.get("type") in EXECUTABLE
+        self.progressed += node.get("type") in EXECUTABLE and node.get("phase") in PROGRESSED
+
+    @property
+    def progress(self) -> str:
+        """Argo's `status.progress`: succeeded (or skipped) executable nodes / all of them."""
+        return f"{self.progressed}/{self.executable}"
 
     def add_child(self, parent: str, child: str) -> None:
         """Link a child node; a node is linked to one parent once, so no search is needed."""
@@ -72,6 +89,7 @@ class NodeTree:
         if phases.completed(node["phase"]):
             return
         node["phase"] = phase
+        self.progressed += node["type"] in EXECUTABLE and phase in PROGRESSED
         node["finishedAt"] = names.timestamp(self.now)
         if node.get("startedAt") is None:
             node["startedAt"] = node["finishedAt"]
