@@ -79,6 +79,12 @@ def test_list_selectors_and_pagination(client):
         assert r.status_code == 200, r.text
         return sorted(w["metadata"]["name"] for w in r.json()["items"] or [])
 
+    # a get shows the running controller's newest state at once; the list reads the store, which
+    # has the final save a moment later (as a Kubernetes list may lag a watch)
+    deadline = time.monotonic() + 10
+    while len(names(**{"listOptions.fieldSelector": "status.phase=Succeeded"})) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+
     assert names() == [f"wf-{i}" for i in range(5)]
     assert names(**{"listOptions.labelSelector": "team=a"}) == ["wf-0", "wf-2", "wf-4"]
     assert names(**{"listOptions.labelSelector": "team=a,n!=2"}) == ["wf-0", "wf-4"]

@@ -58,6 +58,7 @@ class StepSpec:
     workflow_uid: str = ""                    # its metadata.uid: one run of that name among others
     labels: tuple[tuple[str, str], ...] = ()  # the pod's labels (spec.podMetadata, the template's metadata)
     pod_gc: PodGC = PodGC()                   # when a kept container (docker) is removed
+    tty: bool = False                         # container.tty: stdin is a terminal
     attempts: int = 1                         # containerSet retryStrategy: runs of the command in this step
     attempt_delay: float = 0.0                # seconds between them (retryloop.py)
 

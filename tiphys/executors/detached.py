@@ -141,6 +141,22 @@ class Process:
         self._ended = False
 
     @classmethod
+    def spawn_step(cls, argv: list[str], tty: bool, **kwargs: Any) -> Process:
+        """`spawn` with stdin empty, or a terminal of its own when the step asks for one
+        (`tty: true`; the terminal is not the step's controlling one, and nothing is typed).
+        The step holds the terminal's other end too, so it stays up as long as the step lives,
+        whatever becomes of Tiphys."""
+        if not tty:
+            return cls.spawn(argv, stdin=subprocess.DEVNULL, **kwargs)
+        master, slave = os.openpty()
+        try:
+            kwargs["pass_fds"] = (*kwargs.get("pass_fds", ()), master)
+            return cls.spawn(argv, stdin=slave, **kwargs)
+        finally:
+            os.close(slave)
+            os.close(master)
+
+    @classmethod
     def spawn(cls, argv: list[str], **kwargs: Any) -> Process:
         """Start `argv` in a new session (Popen's keyword arguments)."""
         popen = subprocess.Popen(argv, start_new_session=True, **kwargs)

@@ -291,6 +291,7 @@ class DockerExecutor:
             labels[LABEL_WORKFLOW_UID] = spec.workflow_uid
         return dict(image=spec.image, entrypoint=entrypoint, command=cmd, environment=dict(spec.env),
                     working_dir=spec.working_dir or None, user=user, labels=labels,
+                    tty=spec.tty, stdin_open=spec.tty,
                     name=f"tiphys-{_safe(spec.key)}-{uuid.uuid4().hex[:6]}", use_config_proxy=False,
                     host_config=docker.types.HostConfig(
                         self.api_version, **{k: v for k, v in host_config.items() if v is not None}))

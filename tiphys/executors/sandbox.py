@@ -403,7 +403,7 @@ class SandboxExecutor:
                 run.group = self._limits().create(spec.key, spec.memory_limit, spec.cpu_limit)
             full = run.group.wrap(bw) if run.group else bw
             detached.save_identity(workdir, {"pid": None, "run": run.to_json()})   # Tiphys may die while spawning
-            proc = detached.Process.spawn(full, stdin=subprocess.DEVNULL, stdout=out_f, stderr=err_f,
+            proc = detached.Process.spawn_step(full, spec.tty, stdout=out_f, stderr=err_f,
                                           pass_fds=(w, env_fd), cwd=str(workdir), env={})
         except BaseException:
             if run.group:

@@ -81,7 +81,7 @@ def build_spec(action: A.StartPod, workdir: Path, repo: Repositories, secrets: A
     return StepSpec(
         key=action.node_id, image=str(body.get("image", "")),
         command=tuple(_str(c) for c in body.get("command") or ()), args=tuple(_str(a) for a in body.get("args") or ()),
-        env=env, working_dir=body.get("workingDir"), script=body.get("source") if "script" in tmpl else None,
+        env=env, working_dir=body.get("workingDir"), tty=bool(body.get("tty")), script=body.get("source") if "script" in tmpl else None,
         inputs=tuple(placed), output_paths=tuple(dict.fromkeys(paths)), memory_limit=memory, cpu_limit=cpu,
         workdir=workdir, labels=tuple(labels.items()), pod_gc=pod_gc, workflow_uid=workflow_uid, **pod)
 
