@@ -51,11 +51,14 @@ def test_created_workflow_runs_and_is_watched(tmp_path):
     assert found["make"]["outputs"]["result"] == f"workflow.argoproj.io/{params['name']}"
     assert found["failing"]["phase"] == "Failed"
     assert "failed condition" in found["failing"]["message"]
-    assert found["cm"]["phase"] == "Failed"
-    assert "cannot create a ConfigMap without Kubernetes" in found["cm"]["message"]
+    assert found["cm"]["phase"] == "Succeeded"
+    assert [(p["name"], p["value"]) for p in found["cm-read"]["outputs"]["parameters"]] == [("greeting", "hello")]
+    assert found["job"]["phase"] == "Failed"
+    assert "cannot create a Job without Kubernetes" in found["job"]["message"]
     from tiphys.store import open_store
     with open_store(tmp_path / "tiphys.db") as store:
         child = store.get_workflow(params["name"])
         assert child["status"]["phase"] == "Succeeded"
         assert child["metadata"]["ownerReferences"][0]["name"] == out["metadata"]["name"]
         assert store.get_template("WorkflowTemplate", "made-here")["spec"]["entrypoint"] == "patched"
+        assert store.get_configmap("default", "x")["data"] == {"greeting": "hello"}

@@ -31,7 +31,12 @@ from tiphys.engine import actions as A
 from tiphys.errors import TiphysError
 from tiphys.expr import jsonpath
 
-KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate")
+KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "ConfigMap")
+
+
+def _resource(kind: str) -> str:
+    """How kubectl names the resource in its messages."""
+    return "configmaps" if kind == "ConfigMap" else f"{kind.lower()}s.argoproj.io"
 POLL = 1.0
 _JQ_PATH = re.compile(r"^(\.[A-Za-z_][A-Za-z0-9_-]*)+$")
 _REQUIREMENT = re.compile(r"^\s*(!?)\s*([^\s=!<>]+)\s*(?:(==|=|!=|>|<|\bnotin\b|\bin\b)\s*(.*?))?\s*$")
@@ -81,7 +86,7 @@ async def _act(res: dict[str, Any], store: Any, owner: dict[str, Any],
             raise ResourceFailure("resource name may not be empty")
         meta["name"] = _generated(kind, str(meta["generateName"]), namespace, store)
     name = str(meta["name"])
-    label = f"{kind.lower()}.argoproj.io/{name}"
+    label = f"configmap/{name}" if kind == "ConfigMap" else f"{kind.lower()}.argoproj.io/{name}"
     if res.get("setOwnerReference"):
         meta["ownerReferences"] = [*(meta.get("ownerReferences") or []), {
             "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "name": owner["metadata"]["name"],
@@ -89,16 +94,16 @@ async def _act(res: dict[str, Any], store: Any, owner: dict[str, Any],
     current = _get(store, kind, name, namespace)
     if verb == "get":
         if current is None:
-            raise ResourceFailure(f'{kind.lower()}s.argoproj.io "{name}" not found')
+            raise ResourceFailure(f'{_resource(kind)} "{name}" not found')
         return current, label
     if verb == "delete":
         if current is not None:
             await asyncio.to_thread(_delete, store, kind, name, namespace)
         return None, label
     if verb == "create" and current is not None:
-        raise ResourceFailure(f'{kind.lower()}s.argoproj.io "{name}" already exists')
+        raise ResourceFailure(f'{_resource(kind)} "{name}" already exists')
     if verb in ("replace", "patch") and current is None:
-        raise ResourceFailure(f'{kind.lower()}s.argoproj.io "{name}" not found')
+        raise ResourceFailure(f'{_resource(kind)} "{name}" not found')
     if verb == "patch":
         body = _patch(current, manifest, str(res.get("mergeStrategy") or "strategic"))
     elif verb in ("create", "apply", "replace"):
@@ -115,7 +120,10 @@ async def _act(res: dict[str, Any], store: Any, owner: dict[str, Any],
         await start_workflow(body)
     else:
         try:
-            await asyncio.to_thread(store.save_template, kind, body)
+            if kind == "ConfigMap":
+                await asyncio.to_thread(store.save_configmap, body, namespace)
+            else:
+                await asyncio.to_thread(store.save_template, kind, body)
         except TiphysError as exc:
             raise ResourceFailure(str(exc)) from None
     return _get(store, kind, name, namespace) or body, label
@@ -124,12 +132,16 @@ async def _act(res: dict[str, Any], store: Any, owner: dict[str, Any],
 def _get(store: Any, kind: str, name: str, namespace: str) -> dict[str, Any] | None:
     if kind == "Workflow":
         return store.get_workflow(name, namespace)
+    if kind == "ConfigMap":
+        return store.get_configmap(namespace, name)
     return store.get_template(kind, name, namespace or None)
 
 
 def _delete(store: Any, kind: str, name: str, namespace: str) -> None:
     if kind == "Workflow":
         store.delete_workflow(name, namespace)
+    elif kind == "ConfigMap":
+        store.delete_configmap(namespace, name)
     else:
         store.delete_template(kind, name, namespace or None)
 
@@ -178,7 +190,7 @@ async def _watch(res: dict[str, Any], store: Any, obj: dict[str, Any]) -> dict[s
         await asyncio.sleep(POLL)
         found = await asyncio.to_thread(_get, store, kind, name, namespace)
         if found is None:
-            raise ResourceFailure(f'{kind.lower()}s.argoproj.io "{name}" not found')
+            raise ResourceFailure(f'{_resource(kind)} "{name}" not found')
         obj = found
 
 
