@@ -64,20 +64,6 @@ def _place(source: Path, dest: Path) -> None:
         shutil.copy2(source, dest)
 
 
-BUSYBOX = Path("/bin/busybox")
-BUSYBOX_IMAGES = ("alpine", "busybox")
-
-
-def busybox_shell(image: str) -> list[str]:
-    """bwrap arguments giving an alpine or busybox step the shell those images have (busybox
-    ash: `[[ ]]`, `echo -e`...) instead of the host's: busybox is bound over the host's /bin/sh
-    target. Nothing when the host has no busybox or /bin/sh is not a link to another program."""
-    sh = Path("/bin/sh")
-    if image not in BUSYBOX_IMAGES or not BUSYBOX.is_file() or not sh.is_symlink():
-        return []
-    return ["--ro-bind", str(BUSYBOX), str(sh.resolve())]
-
-
 class LocalExecutor:
     """Runs steps as local processes; `sandbox=None` picks bubblewrap when installed."""
 
@@ -238,7 +224,6 @@ class LocalExecutor:
         extra_binds: list[str] = []
         if name == "argoproj/argosay":
             extra_binds = ["--ro-bind", str(self._shims() / "argosay"), ARGOSAY_IN_SANDBOX]
-        extra_binds += busybox_shell(name)
         argv = self._argv(spec, ARGOSAY_IN_SANDBOX, script)
         if argv is None:
             return failed(f"image {spec.image!r} has no known entrypoint: set command")
