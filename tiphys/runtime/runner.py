@@ -39,19 +39,21 @@ LOST = "step process lost: the Tiphys controller stopped while it ran"
 def run(wf: models.Workflow, *, store: Any, home: Path, on_update: Callable[[dict[str, Any]], None] | None = None,
         dry_run: bool = False, executor: Executor | None = None, mocks: dict[str, dict[str, Any]] | None = None,
         plan: Callable[[str, list[str]], None] | None = None, preset: dict[str, Any] | None = None,
-        preset_outputs: dict[str, Any] | None = None) -> models.Workflow:
+        preset_outputs: dict[str, Any] | None = None,
+        on_pod: Callable[[A.StartPod, dict[str, Any], dict[str, Any]], None] | None = None) -> models.Workflow:
     """Run a Workflow to its end; returns the final Workflow dict (also saved in `store`).
 
     With `dry_run`, no process starts: each step "succeeds" at once with the outputs that
     `mocks[template]` gives (stdout, parameters, exit_code), and `plan(pod, argv)` is told
     the command it would have run. `preset`/`preset_outputs`: an earlier run's nodes to keep
-    (retry, see engine/rerun.py)."""
+    (retry, see engine/rerun.py). `on_pod(action, node, spec)` is told of each step a dry run
+    pretends to run, with its node and the workflow's effective spec (`tiphys pods`)."""
     if executor is None and not dry_run:
         from tiphys.executors.local import LocalExecutor
         executor = LocalExecutor()
     runner = Runner(wf, store=store, home=Path(home), on_update=on_update, dry_run=dry_run, executor=executor,
                     preset=preset, preset_outputs=preset_outputs)
-    runner.mocks, runner.plan = mocks or {}, plan
+    runner.mocks, runner.plan, runner.on_pod = mocks or {}, plan, on_pod
     return asyncio.run(runner.main())
 
 
@@ -84,6 +86,8 @@ class Runner:
         self.ended: dict[str, tuple[tuple[str, str, str, str, str], Path]] = {}   # step ends not yet journaled
         self.mocks: dict[str, dict[str, Any]] = {}
         self.plan: Callable[[str, list[str]], None] | None = None
+        self.on_pod: Callable[[A.StartPod, dict[str, Any], dict[str, Any]], None] | None = None
+        self.spec: dict[str, Any] = {}          # the workflow's effective spec, once it began
         self.pod_gc = podgc.PodGC()
         self.pod_labels: dict[str, str] = {}
         self.stop_by: float | None = None      # loop time by which a stopped run ends, finished or not
@@ -146,6 +150,7 @@ class Runner:
             engine = self._resume() if self.resume else self._begin()
             if self.repo.ref is not None:
                 self.wf.setdefault("status", {})["artifactRepositoryRef"] = self.repo.ref
+            self.spec = engine.spec
             self.pod_gc = podgc.parse(engine.spec.get("podGC"))
             self.pod_labels = _labels((engine.spec.get("podMetadata") or {}).get("labels"))
         except TiphysError as exc:
@@ -341,6 +346,8 @@ class Runner:
                         self.dry_daemons.add(action.node_id)
                         self.events.put_nowait(A.PodStarted(action.node_id, daemons.LOCAL_IP))
                         continue
+                    if self.on_pod is not None:
+                        self.on_pod(action, self.wf["status"]["nodes"].get(action.node_id) or {}, self.spec)
                     self.events.put_nowait(self._pretend(action))
                     continue
                 task = loop.create_task(self._pod_or_error(action))
