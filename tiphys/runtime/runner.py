@@ -25,7 +25,7 @@ from tiphys.errors import TiphysError
 from tiphys.executors import detached, podgc
 from tiphys.executors.base import Executor
 from tiphys.spec import models
-from tiphys.runtime import agent, artifacts, containerset, daemons, journal, memocache, resources, sidecars, steps
+from tiphys.runtime import admission, agent, artifacts, containerset, daemons, journal, memocache, resources, sidecars, steps
 from tiphys.runtime.locks import LockManager
 
 log = logging.getLogger("tiphys.runtime")
@@ -96,6 +96,8 @@ class Runner:
         self.signals = True        # Ctrl-C stops this run (not for a workflow a resource template started)
         self.locks: LockManager | None = None        # a controller shares one between its runners
         self.lock_tasks: dict[str, asyncio.Task[None]] = {}
+        self.starting: dict[str, asyncio.Task[None]] = {}   # node id -> the task running its step
+        self.unadmitted: set[str] = set()      # steps waiting for room in their namespace's quota
 
     def interrupt(self, message: str = INTERRUPTED) -> None:
         """Ctrl-C / SIGTERM: stop the workflow; the run ends within STOP_GRACE seconds even if
@@ -353,13 +355,17 @@ class Runner:
                 task = loop.create_task(self._pod_or_error(action))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
+                self.starting[action.node_id] = task
+                task.add_done_callback(lambda _t, nid=action.node_id: self.starting.pop(nid, None))
             elif isinstance(action, A.StopPod):
                 if action.node_id in self.dry_daemons:
                     self.dry_daemons.discard(action.node_id)
                     self.events.put_nowait(A.PodExited(action.node_id, 143, stopped=True))
                     continue
                 handle = self.handles.get(action.node_id)
-                if handle is None:
+                if handle is None and action.node_id in self.unadmitted:   # waiting for quota room
+                    self.starting[action.node_id].cancel()
+                elif handle is None:
                     self.stop_on_start.add(action.node_id)  # still starting: stop it once started
                 else:
                     task = loop.create_task(handle.stop(grace=0.0))
@@ -440,8 +446,26 @@ class Runner:
         try:
             if "resource" in action.template:
                 self.events.put_nowait(await resources.run(action, self.store, self.wf, self._start_workflow))
+            elif agent.is_agent_step(action):
+                await self._agent_step(action)
+            elif ident is not None:
+                await self._pod(action, ident)
             else:
-                await (self._agent_step(action) if agent.is_agent_step(action) else self._pod(action, ident))
+                namespace = self.wf["metadata"].get("namespace") or "default"
+
+                def waiting(message: str) -> None:
+                    (self.unadmitted.add if message else self.unadmitted.discard)(action.node_id)
+                    self.events.put_nowait(A.PodPending(action.node_id, message))
+                try:
+                    async with admission.for_store(self.store).admitted(action, namespace, waiting) as admitted:
+                        await self._pod(admitted)
+                except admission.Refused as exc:
+                    self.events.put_nowait(A.PodExited(action.node_id, None, error=str(exc), unstarted=True))
+                except asyncio.CancelledError:
+                    if action.node_id not in self.unadmitted:
+                        raise
+                    self.unadmitted.discard(action.node_id)     # stopped while waiting for quota
+                    self.events.put_nowait(A.PodExited(action.node_id, None, stopped=True, unstarted=True))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - reported on the node, logged with its trace
