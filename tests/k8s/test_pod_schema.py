@@ -35,11 +35,17 @@ def _pods(path: Path, tmp: Path) -> list[dict]:
                     store.save_template(m.kind, m.raw)
                 except TiphysError:
                     pass
+        from tiphys.spec import lint
+        if any(not i.at_run for i in lint.lint_manifests(manifests, runcmd.registry_with(manifests, store))):
+            return []                # Argo refuses it: no pod to check
         args = argparse.Namespace(name=None, generate_name=None, namespace=None, labels=[], entrypoint=None)
         pods = []
         for m in (m for m in manifests if m.kind == "Workflow"):
             try:
                 wf = runcmd.prepare(m.raw, args, store, file=str(path))
+                # a dry run waits at suspend nodes and sleeps as long as the workflow's timers:
+                # the pods built within a few seconds are the ones checked
+                wf.setdefault("spec", {})["activeDeadlineSeconds"] = 3
                 pods += workflow_pods(wf, store, tmp, {})
             except TiphysError:      # a workflow Argo refuses: no pod to check
                 continue

@@ -11,10 +11,7 @@ import argparse
 import sys
 from typing import Any
 
-from tiphys.cli import home as state
-from tiphys.cli import run as runcmd
 from tiphys.errors import SpecError
-from tiphys.store.sqlite import TEMPLATE_KINDS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -61,6 +58,9 @@ def workflow_pods(wf: dict[str, Any], store: Any, home: Any, mocks: dict[str, di
 
 
 def cmd_pods(args: argparse.Namespace) -> int:
+    from tiphys.cli import home as state
+    from tiphys.cli import run as runcmd
+    from tiphys.store.sqlite import TEMPLATE_KINDS
     home = state.home_dir()
     with state.open_store(home) as store:
         manifests = runcmd.load_manifests(args.file)
