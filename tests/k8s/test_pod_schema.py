@@ -54,6 +54,7 @@ def _pods(path: Path, tmp: Path) -> list[dict]:
         store.close()
 
 
+@pytest.mark.timeout(300)   # a dry run of thousands of pods (functional-loop-sequence-many-long-pods) takes a while
 @pytest.mark.parametrize("path", FILES, ids=[f"{p.parent.name}/{p.name}" for p in FILES])
 def test_every_pod_is_valid_kubernetes(path: Path, tmp_path: Path) -> None:
     for pod in _pods(path, tmp_path):
