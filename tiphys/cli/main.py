@@ -165,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_parser(sub, "run", "run a workflow to the end")
     _add_run_parser(sub, "submit", "submit a workflow to the server (TIPHYS_SERVER); without one, run it here")
 
+    from tiphys.cli import pods
+    pods.add_parser(sub)
+
     p = sub.add_parser("lint", help="validate workflow and template files")
     p.add_argument("paths", nargs="+", metavar="FILE|DIR")
     p.set_defaults(handler="templates:cmd_lint", kind=None)

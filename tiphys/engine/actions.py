@@ -119,6 +119,14 @@ class PodStarted:
 
 
 @dataclass(frozen=True)
+class PodPending:
+    """A step's pod is not admitted yet (a namespace's ResourceQuota is full): its node waits
+    Pending with Kubernetes' `message`; an empty message says it was admitted (Running again)."""
+    node_id: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class PodLost:
     """A step started before a controller restart whose process is gone."""
     node_id: str
@@ -190,7 +198,7 @@ class LockAcquired:
 
 Action = StartPod | StopPod | SetTimer | LookupCache | SaveCache | AcquireLock | ReleaseLock
 Event = (PodExited | TimerFired | StopRequested | SuspendRequested | NodesResumed | NodesSet | PodLost | GiveUp
-         | CacheResult | LockWaiting | LockAcquired | PodStarted)
+         | CacheResult | LockWaiting | LockAcquired | PodStarted | PodPending)
 EVENT_TYPES = {cls.__name__: cls for cls in (PodExited, TimerFired, StopRequested, SuspendRequested, NodesResumed,
                                              NodesSet, PodLost, GiveUp, CacheResult, LockWaiting, LockAcquired,
-                                             PodStarted)}
+                                             PodStarted, PodPending)}

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tiphys.engine import actions as A
-from tiphys.engine import (daemons, gates, hooks, inputs, kinds, names, outputs, phases, retry, scope, stuck,
+from tiphys.engine import (admission, daemons, gates, hooks, inputs, kinds, names, outputs, phases, retry, scope, stuck,
                            suspend, sync, templates)
 from tiphys.engine.exit_hooks import RootFrame
 from tiphys.engine.frames import Ctx, Frame
@@ -160,6 +160,8 @@ class Engine:
                 self.stop(ev.message, terminate=ev.terminate)
             elif isinstance(ev, A.PodStarted):
                 daemons.started(self, ev)
+            elif isinstance(ev, A.PodPending):
+                admission.pending(self, ev)
             elif isinstance(ev, A.PodLost):
                 self._pod_exited(A.PodExited(ev.node_id, None, error=ev.message))
             elif isinstance(ev, A.SuspendRequested):

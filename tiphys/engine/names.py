@@ -9,7 +9,7 @@ import datetime as dt
 import functools
 
 _FNV_OFFSET, _FNV_PRIME = 0x811C9DC5, 0x01000193
-_MAX_POD_NAME = 63
+_MAX_PREFIX = 253 - 10 - 1   # Kubernetes' name length less Argo's room for the hash and its dash
 
 
 def _fnv(data: bytes, h: int = _FNV_OFFSET) -> int:
@@ -39,12 +39,12 @@ def node_id(wf_name: str, node_name: str) -> str:
 
 
 def pod_name(wf_name: str, node_name: str, template_name: str) -> str:
-    """Argo's POD_NAMES=v2 name: <wf>-<template>-<fnv32a(nodeName)>, prefix cut to fit 63."""
+    """Argo's POD_NAMES=v2 name: <wf>-<template>-<fnv32a(nodeName)>, the prefix cut at 242 characters."""
     if wf_name == node_name:
         return wf_name
     suffix = str(fnv32a(node_name))
     prefix = wf_name if ".inline" in node_name or not template_name else f"{wf_name}-{template_name}"
-    prefix = prefix[: _MAX_POD_NAME - len(suffix) - 1]
+    prefix = prefix[:_MAX_PREFIX]
     return f"{prefix}-{suffix}"
 
 

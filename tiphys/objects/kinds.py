@@ -52,7 +52,8 @@ class Kind:
 
 KINDS: dict[str, Kind] = {}
 # modules that register more kinds when imported (e.g. "tiphys.objects.cron"); loaded on first lookup
-PLUGINS: list[str] = ["tiphys.events.kinds"]   # CronWorkflow, EventSource, Sensor, WorkflowEventBinding
+PLUGINS: list[str] = ["tiphys.events.kinds",   # CronWorkflow, EventSource, Sensor, WorkflowEventBinding
+                      "tiphys.k8s.kinds"]      # ResourceQuota, LimitRange, PriorityClass
 _loaded = False
 
 

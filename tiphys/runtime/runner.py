@@ -25,7 +25,7 @@ from tiphys.errors import TiphysError
 from tiphys.executors import detached, podgc
 from tiphys.executors.base import Executor
 from tiphys.spec import models
-from tiphys.runtime import agent, artifacts, containerset, daemons, journal, memocache, resources, sidecars, steps
+from tiphys.runtime import admission, agent, artifacts, containerset, daemons, journal, memocache, resources, sidecars, steps
 from tiphys.runtime.locks import LockManager
 
 log = logging.getLogger("tiphys.runtime")
@@ -39,19 +39,21 @@ LOST = "step process lost: the Tiphys controller stopped while it ran"
 def run(wf: models.Workflow, *, store: Any, home: Path, on_update: Callable[[dict[str, Any]], None] | None = None,
         dry_run: bool = False, executor: Executor | None = None, mocks: dict[str, dict[str, Any]] | None = None,
         plan: Callable[[str, list[str]], None] | None = None, preset: dict[str, Any] | None = None,
-        preset_outputs: dict[str, Any] | None = None) -> models.Workflow:
+        preset_outputs: dict[str, Any] | None = None,
+        on_pod: Callable[[A.StartPod, dict[str, Any], dict[str, Any]], None] | None = None) -> models.Workflow:
     """Run a Workflow to its end; returns the final Workflow dict (also saved in `store`).
 
     With `dry_run`, no process starts: each step "succeeds" at once with the outputs that
     `mocks[template]` gives (stdout, parameters, exit_code), and `plan(pod, argv)` is told
     the command it would have run. `preset`/`preset_outputs`: an earlier run's nodes to keep
-    (retry, see engine/rerun.py)."""
+    (retry, see engine/rerun.py). `on_pod(action, node, spec)` is told of each step a dry run
+    pretends to run, with its node and the workflow's effective spec (`tiphys pods`)."""
     if executor is None and not dry_run:
         from tiphys.executors.local import LocalExecutor
         executor = LocalExecutor()
     runner = Runner(wf, store=store, home=Path(home), on_update=on_update, dry_run=dry_run, executor=executor,
                     preset=preset, preset_outputs=preset_outputs)
-    runner.mocks, runner.plan = mocks or {}, plan
+    runner.mocks, runner.plan, runner.on_pod = mocks or {}, plan, on_pod
     return asyncio.run(runner.main())
 
 
@@ -84,6 +86,8 @@ class Runner:
         self.ended: dict[str, tuple[tuple[str, str, str, str, str], Path]] = {}   # step ends not yet journaled
         self.mocks: dict[str, dict[str, Any]] = {}
         self.plan: Callable[[str, list[str]], None] | None = None
+        self.on_pod: Callable[[A.StartPod, dict[str, Any], dict[str, Any]], None] | None = None
+        self.spec: dict[str, Any] = {}          # the workflow's effective spec, once it began
         self.pod_gc = podgc.PodGC()
         self.pod_labels: dict[str, str] = {}
         self.stop_by: float | None = None      # loop time by which a stopped run ends, finished or not
@@ -92,6 +96,8 @@ class Runner:
         self.signals = True        # Ctrl-C stops this run (not for a workflow a resource template started)
         self.locks: LockManager | None = None        # a controller shares one between its runners
         self.lock_tasks: dict[str, asyncio.Task[None]] = {}
+        self.starting: dict[str, asyncio.Task[None]] = {}   # node id -> the task running its step
+        self.unadmitted: set[str] = set()      # steps waiting for room in their namespace's quota
 
     def interrupt(self, message: str = INTERRUPTED) -> None:
         """Ctrl-C / SIGTERM: stop the workflow; the run ends within STOP_GRACE seconds even if
@@ -146,6 +152,7 @@ class Runner:
             engine = self._resume() if self.resume else self._begin()
             if self.repo.ref is not None:
                 self.wf.setdefault("status", {})["artifactRepositoryRef"] = self.repo.ref
+            self.spec = engine.spec
             self.pod_gc = podgc.parse(engine.spec.get("podGC"))
             self.pod_labels = _labels((engine.spec.get("podMetadata") or {}).get("labels"))
         except TiphysError as exc:
@@ -341,18 +348,24 @@ class Runner:
                         self.dry_daemons.add(action.node_id)
                         self.events.put_nowait(A.PodStarted(action.node_id, daemons.LOCAL_IP))
                         continue
+                    if self.on_pod is not None:
+                        self.on_pod(action, self.wf["status"]["nodes"].get(action.node_id) or {}, self.spec)
                     self.events.put_nowait(self._pretend(action))
                     continue
                 task = loop.create_task(self._pod_or_error(action))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
+                self.starting[action.node_id] = task
+                task.add_done_callback(lambda _t, nid=action.node_id: self.starting.pop(nid, None))
             elif isinstance(action, A.StopPod):
                 if action.node_id in self.dry_daemons:
                     self.dry_daemons.discard(action.node_id)
                     self.events.put_nowait(A.PodExited(action.node_id, 143, stopped=True))
                     continue
                 handle = self.handles.get(action.node_id)
-                if handle is None:
+                if handle is None and action.node_id in self.unadmitted:   # waiting for quota room
+                    self.starting[action.node_id].cancel()
+                elif handle is None:
                     self.stop_on_start.add(action.node_id)  # still starting: stop it once started
                 else:
                     task = loop.create_task(handle.stop(grace=0.0))
@@ -433,8 +446,26 @@ class Runner:
         try:
             if "resource" in action.template:
                 self.events.put_nowait(await resources.run(action, self.store, self.wf, self._start_workflow))
+            elif agent.is_agent_step(action):
+                await self._agent_step(action)
+            elif ident is not None:
+                await self._pod(action, ident)
             else:
-                await (self._agent_step(action) if agent.is_agent_step(action) else self._pod(action, ident))
+                namespace = self.wf["metadata"].get("namespace") or "default"
+
+                def waiting(message: str) -> None:
+                    (self.unadmitted.add if message else self.unadmitted.discard)(action.node_id)
+                    self.events.put_nowait(A.PodPending(action.node_id, message))
+                try:
+                    async with admission.for_store(self.store).admitted(action, namespace, waiting) as admitted:
+                        await self._pod(admitted)
+                except admission.Refused as exc:
+                    self.events.put_nowait(A.PodExited(action.node_id, None, error=str(exc), unstarted=True))
+                except asyncio.CancelledError:
+                    if action.node_id not in self.unadmitted:
+                        raise
+                    self.unadmitted.discard(action.node_id)     # stopped while waiting for quota
+                    self.events.put_nowait(A.PodExited(action.node_id, None, stopped=True, unstarted=True))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - reported on the node, logged with its trace

@@ -27,7 +27,9 @@ WORKFLOW_TEMPLATE = "WorkflowTemplate"
 CLUSTER_WORKFLOW_TEMPLATE = "ClusterWorkflowTemplate"
 TEMPLATE_KINDS = (WORKFLOW_TEMPLATE, CLUSTER_WORKFLOW_TEMPLATE)
 # other namespaced objects kept in the same table (body with its status): tiphys.cron, tiphys.events
-OBJECT_KINDS = ("CronWorkflow", "EventSource", "Sensor", "WorkflowEventBinding")
+OBJECT_KINDS = ("CronWorkflow", "EventSource", "Sensor", "WorkflowEventBinding",
+                "ResourceQuota", "LimitRange", "PriorityClass")   # the last three: tiphys.k8s.kinds
+CLUSTER_KINDS = (CLUSTER_WORKFLOW_TEMPLATE, "PriorityClass")      # objects of no namespace
 COMPLETED_PHASES = frozenset({"Succeeded", "Failed", "Error"})
 
 
@@ -415,7 +417,7 @@ class SqlStore(ConfigMapMethods, LockMethods, ABC):
 
     @staticmethod
     def _template_namespace(kind: str, namespace: str | None) -> str:
-        return "" if kind == CLUSTER_WORKFLOW_TEMPLATE else (namespace or "default")
+        return "" if kind in CLUSTER_KINDS else (namespace or "default")
 
     def save_template(self, kind: str, raw: dict) -> dict:
         """Register (insert or replace) a template; returns the stored body."""
@@ -452,7 +454,7 @@ class SqlStore(ConfigMapMethods, LockMethods, ABC):
         """Registered templates of that kind, by name."""
         self._check_kind(kind)
         sql, params = "SELECT body FROM templates WHERE kind = ?", [kind]
-        if namespace is not None and kind != CLUSTER_WORKFLOW_TEMPLATE:
+        if namespace is not None and kind not in CLUSTER_KINDS:
             sql += " AND namespace = ?"
             params.append(namespace)
         return [json.loads(row[0]) for row in self._query(sql + " ORDER BY name, namespace", params)]

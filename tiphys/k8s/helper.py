@@ -1,0 +1,71 @@
+"""The small helper every Tiphys pod carries instead of Argo's emissary and wait container.
+
+An init container (`init`, image HELPER_IMAGE: a static busybox) copies its busybox and the
+WRAPPER script into the pod's `var-run-argo` emptyDir (/var/run/argo), and writes a script
+template's source to /argo/staging/script (the path Argo appends to a script's command).
+Each wrapped container (main, a containerSet's containers) then runs
+`/var/run/argo/busybox sh /var/run/argo/wrap NAME -- COMMAND ARGS...`, which
+
+- runs the command (SIGTERM/SIGINT forwarded to it), its stdout also copied to
+  /var/run/argo/ctr/NAME/stdout (the step's `result`);
+- writes its exit code to /var/run/argo/ctr/NAME/exitcode (64: the wrapper itself failed);
+- copies each declared output path (TIPHYS_OUTPUTS: one `INDEX PATH` per line) to
+  /var/run/argo/outputs/INDEX, a missing one being left out;
+- exits with the command's exit code, so the container's own status says the same.
+
+A static busybox runs in any Linux image, even one without a shell, as argoexec does.
+Whoever plays the pod reads /var/run/argo back: the `pod` executor binds it to a host folder
+of the step; on a cluster it must be read before the pod is deleted (README: design).
+"""
+from __future__ import annotations
+
+import os
+
+HELPER_IMAGE = os.environ.get("TIPHYS_HELPER_IMAGE", "localhost/tiphys-helper:1")
+RUN_DIR = "/var/run/argo"
+BUSYBOX = f"{RUN_DIR}/busybox"
+STAGING = "/argo/staging"
+SCRIPT = f"{STAGING}/script"
+EMISSARY_FAILED = 64
+
+WRAPPER = r"""# tiphys wrap NAME -- COMMAND...: run the step, keep its exit code, stdout and outputs
+D=/var/run/argo
+B=$D/busybox
+name=$1
+shift 2
+mkdir -p "$D/ctr/$name" "$D/outputs" || exit 64
+fifo="$D/ctr/$name/.out"
+rm -f "$fifo"; $B mkfifo "$fifo" || exit 64
+$B tee "$D/ctr/$name/stdout" < "$fifo" &
+tee_pid=$!
+"$@" > "$fifo" &
+child=$!
+trap 'kill -TERM $child 2>/dev/null' TERM
+trap 'kill -INT $child 2>/dev/null' INT
+while :; do
+  wait $child
+  rc=$?
+  kill -0 $child 2>/dev/null || break
+done
+wait $tee_pid
+rm -f "$fifo"
+printf '%s' "$TIPHYS_OUTPUTS" | while read -r index path; do
+  [ -n "$path" ] || continue
+  if [ -e "$path" ]; then $B cp -a "$path" "$D/outputs/$index" 2>/dev/null || $B cp -r "$path" "$D/outputs/$index"; fi
+done
+echo $rc > "$D/ctr/$name/exitcode"
+exit $rc
+"""
+
+# what the init container runs (with the helper image's /bin/busybox)
+INIT = r"""set -e
+cp /bin/busybox /var/run/argo/busybox
+printf '%s' "$TIPHYS_WRAPPER" > /var/run/argo/wrap
+chmod 0777 /var/run/argo
+if [ -n "${TIPHYS_SCRIPT+set}" ]; then printf '%s' "$TIPHYS_SCRIPT" > /argo/staging/script; chmod 0755 /argo/staging/script; fi
+"""
+
+
+def wrap(name: str, command: list[str]) -> list[str]:
+    """The command of a wrapped container."""
+    return [BUSYBOX, "sh", f"{RUN_DIR}/wrap", name, "--", *command]
