@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import copy
 import json
-import random
 import re
 import shutil
 import signal
@@ -22,11 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from tiphys.cli import home as state
-from tiphys.errors import InfrastructureError, SpecError, TiphysError
+from tiphys.errors import SpecError, TiphysError
+from tiphys.naming import generated_name
 from tiphys.store.sqlite import TEMPLATE_KINDS, Store, now_iso
 
-# Kubernetes' generateName alphabet (no vowels, no 0/1/3: no accidental words).
-_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
@@ -127,14 +125,6 @@ def set_parameters(wf: dict, pairs: Iterable[tuple[str, str]]) -> None:
                 break
         else:
             params.append({"name": name, "value": value})
-
-
-def generated_name(prefix: str, taken: Callable[[str], bool]) -> str:
-    for _ in range(100):
-        name = prefix + "".join(random.choices(_NAME_ALPHABET, k=5))
-        if not taken(name):
-            return name
-    raise InfrastructureError(f"could not find a free name for generateName {prefix!r}")
 
 
 def prepare(raw: dict, args: argparse.Namespace, store: Store, *, file: str = "",

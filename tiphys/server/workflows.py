@@ -34,7 +34,7 @@ def _get_or_404(request: Request, namespace: str, name: str) -> dict:
     return wf
 
 
-def _create(request: Request, wf: dict, dry_run: bool) -> dict:
+async def _create(request: Request, wf: dict, dry_run: bool) -> dict:
     st = state(request)
     meta = wf["metadata"]
     lint(wf, "Workflow", meta["namespace"], st.store)
@@ -42,7 +42,7 @@ def _create(request: Request, wf: dict, dry_run: bool) -> dict:
         return present({**wf, "status": {}})
     if st.store.workflow_phase(meta["name"], meta["namespace"]) is not None:
         raise already_exists("Workflow", meta["name"])
-    return present(st.controller.submit(wf))
+    return present(await st.controller.submit(wf))
 
 
 # -- create / get / list / delete ------------------------------------------------------------
@@ -52,7 +52,7 @@ async def create_workflow(request: Request) -> JSONResponse:
     body = await json_body(request)
     wf = prepare_workflow(body.get("workflow"), ns, state(request).store)
     dry = bool(body.get("serverDryRun")) or "All" in ((body.get("createOptions") or {}).get("dryRun") or [])
-    return JSONResponse(_create(request, wf, dry))
+    return JSONResponse(await _create(request, wf, dry))
 
 
 async def get_workflow(request: Request) -> JSONResponse:
@@ -169,7 +169,7 @@ async def list_workflows(request: Request) -> JSONResponse:
 async def delete_workflow(request: Request) -> JSONResponse:
     ns, name = request.path_params["namespace"], request.path_params["name"]
     _get_or_404(request, ns, name)
-    await asyncio.to_thread(state(request).controller.delete, ns, name)   # it waits for the stop
+    await state(request).controller.delete(ns, name)   # it waits for the stop
     return JSONResponse({})
 
 
@@ -183,13 +183,8 @@ async def _stop(request: Request, terminate: bool) -> JSONResponse:
     strategy = "Terminate" if terminate else "Stop"
     message = body.get("message") or f"Stopped with strategy '{strategy}'"
     st = state(request)
-    st.controller.stop(ns, name, message, terminate=terminate)
-    for _ in range(20):  # let the runner take the request in, so the answer shows it
-        await asyncio.sleep(0.01)
-        wf = _current(request, ns, name) or wf
-        if (wf.get("status") or {}).get("message") == message or wf["status"].get("phase") in COMPLETED_PHASES:
-            break
-    return JSONResponse(present(wf))
+    await st.controller.stop(ns, name, message, terminate=terminate)   # once the engine took it in
+    return JSONResponse(present(_current(request, ns, name) or wf))
 
 
 async def stop_workflow(request: Request) -> JSONResponse:
@@ -236,7 +231,7 @@ async def submit_workflow(request: Request) -> JSONResponse:
         from tiphys.cron.api import submit_from_cron
         if not name:
             raise invalid("resourceName is required")
-        return JSONResponse(present(submit_from_cron(request, ns, name, body.get("submitOptions") or {})))
+        return JSONResponse(present(await submit_from_cron(request, ns, name, body.get("submitOptions") or {})))
     kind = kinds.get(kind.lower().replace("-", ""), kind)
     if kind not in kinds.values():
         raise invalid(f"resourceKind {kind!r}: expected WorkflowTemplate, ClusterWorkflowTemplate or CronWorkflow")
@@ -277,7 +272,7 @@ async def submit_workflow(request: Request) -> JSONResponse:
         spec["arguments"] = {"parameters": params}
     raw = {"apiVersion": API_VERSION, "kind": "Workflow", "metadata": meta, "spec": spec}
     wf = prepare_workflow(raw, ns, st.store)
-    return JSONResponse(_create(request, wf, bool(opts.get("dryRun") or opts.get("serverDryRun"))))
+    return JSONResponse(await _create(request, wf, bool(opts.get("dryRun") or opts.get("serverDryRun"))))
 
 
 # -- logs --------------------------------------------------------------------------------------
