@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 
 from tiphys.cli import render
+from tiphys.engine import names
 
 NOW = dt.datetime(2026, 1, 1, 0, 1, 0, tzinfo=dt.timezone.utc)
 T = "2026-01-01T00:00:{:02d}Z".format
@@ -105,7 +106,7 @@ def test_exit_handler_is_a_second_root_and_templateref_names_the_template():
     rows = render.tree_rows(wf, NOW)
     assert [r[0] for r in rows] == [" ✔ exit", " ✔ exit.onExit"]
     assert rows[0][2] == "exit"  # the root pod is named after the workflow
-    assert rows[1][1] == "bye" and rows[1][2] == f"exit-bye-{render.fnv32a('exit.onExit')}"
+    assert rows[1][1] == "bye" and rows[1][2] == f"exit-bye-{names.fnv32a('exit.onExit')}"
 
 
 def test_nodes_without_boundary_hang_under_their_parent():
@@ -172,10 +173,12 @@ def test_durations(seconds, short, long):
 
 
 def test_helpers():
-    assert render.fnv32a("") == 0x811C9DC5
-    assert render.fnv32a("a") == 0xE40C292C
-    assert render.fnv32a("foobar") == 0xBF9CF968
-    assert render.pod_name("wf", {"name": "wf.inline.x", "templateName": "t"}) == f"wf-{render.fnv32a('wf.inline.x')}"
+    assert render.pod_name("wf", {"name": "wf.inline.x", "templateName": "t"}) == f"wf-{names.fnv32a('wf.inline.x')}"
+    long = "a" * 60      # the name `tiphys get` shows is the one the engine stores
+    node = {"name": f"{long}.s", "templateName": "tmpl"}
+    assert render.pod_name(long, node) == names.pod_name(long, f"{long}.s", "tmpl")
+    assert len(render.pod_name(long, node)) <= 63
+    assert render.pod_name(long, {**node, "podName": "stored"}) == "stored"
     assert render.parse_time("garbage") is None and render.parse_time(None) is None
     assert render.parse_time("2026-01-01T00:00:00") == dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
     assert render.seconds_between(None, None, NOW) is None

@@ -9,6 +9,8 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 
+from tiphys.engine import names
+
 COMPLETED = frozenset({"Succeeded", "Failed", "Error"})
 
 _ICONS = {
@@ -27,25 +29,15 @@ _FIELD = "%-20s %s"
 
 # -- small helpers ---------------------------------------------------------------------------
 
-def fnv32a(text: str) -> int:
-    h = 0x811C9DC5
-    for byte in text.encode():
-        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return h
-
-
 def template_name(node: dict) -> str:
     ref = node.get("templateRef") or {}
     return node.get("templateName") or ref.get("template") or ""
 
 
 def pod_name(wf_name: str, node: dict) -> str:
-    """Argo's POD_NAMES=v2 name of a Pod node: <wf>-<template>-<fnv32a(node name)>."""
-    name = node.get("name") or ""
-    if name == wf_name:
-        return wf_name
-    prefix = wf_name if ".inline" in name else f"{wf_name}-{template_name(node)}"
-    return f"{prefix[:242]}-{fnv32a(name)}"
+    """A Pod node's name: the `podName` the engine stored, else the engine's rule
+    (engine/names.py: Argo's POD_NAMES=v2) for a record that lacks it."""
+    return node.get("podName") or names.pod_name(wf_name, node.get("name") or "", template_name(node))
 
 
 def parse_time(value: str | None) -> dt.datetime | None:

@@ -33,17 +33,7 @@ _DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 def load_manifests(path: str) -> list:
     """Every document of FILE ('-' reads stdin), via tiphys.spec.load."""
     from tiphys.spec import load
-    if path == "-":
-        return list(load.load_text(sys.stdin.read(), file="<stdin>"))
-    file = Path(path)
-    if not file.exists():
-        raise SpecError("no such file or directory", file=path)
-    if file.is_dir():
-        raise SpecError("is a directory, not a workflow file", file=path)
-    try:
-        return list(load.load_file(file))
-    except OSError as exc:
-        raise SpecError(f"cannot read: {exc.strerror or exc}", file=path) from exc
+    return load.load_path(path)
 
 
 def registry_with(manifests: Iterable, store: Store) -> Callable[[str, str], dict | None]:

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tiphys.server import selectors
+from tiphys import selectors
 from tiphys.server.common import check_name, lint, state, with_kind
 from tiphys.server.errors import already_exists, invalid, json_body, not_found
 from tiphys.store.sqlite import CLUSTER_WORKFLOW_TEMPLATE, WORKFLOW_TEMPLATE

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 from tiphys.errors import TiphysError
-from tiphys.server import selectors
+from tiphys import selectors
 from tiphys.server.common import API_VERSION, check_name, lint, present, prepare_workflow, state
 from tiphys.server.errors import FAILED_PRECONDITION, ApiError, already_exists, invalid, json_body, not_found
 from tiphys.store import logfiles
@@ -278,8 +278,11 @@ async def submit_workflow(request: Request) -> JSONResponse:
 # -- logs --------------------------------------------------------------------------------------
 
 def _pod_name(wf_name: str, node: dict) -> str:
-    from tiphys.cli.render import pod_name
-    return pod_name(wf_name, node)
+    """The `podName` the engine stored, else the engine's rule (engine/names.py)."""
+    from tiphys.engine import names
+    ref = node.get("templateRef") or {}
+    return node.get("podName") or names.pod_name(wf_name, node.get("name") or "",
+                                                 node.get("templateName") or ref.get("template") or "")
 
 
 async def workflow_logs(request: Request) -> StreamingResponse:
