@@ -104,7 +104,7 @@ class ServerActions:
         ns, name = meta.get("namespace") or "default", meta.get("name") or ""
         if kind == "Workflow":
             if self.store.workflow_phase(name, ns) is not None:
-                self.controller.delete(ns, name)
+                asyncio.run(self.controller.delete(ns, name))   # (the sensors' thread)
         elif kind in STORED:
             self.store.delete_template(kind, name, ns)
         else:
