@@ -1,11 +1,16 @@
 """The layering rules of STYLE.md, checked: the engine and the expression languages are pure.
 
 `engine/` and `expr/` never import the shell (runtime, executors, store, server, cli) nor any
-I/O library; the import direction flows downward only.
+I/O library; the import direction flows downward only, across the whole package as
+`.importlinter` declares it (cli > server|client > runtime > ... > errors), checked by
+import-linter.
 """
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,3 +55,15 @@ def test_template_kinds_reach_the_engine_only_through_the_frames_seam():
         assert "tiphys.engine.core" not in imports(path), f"{path.name} imports the engine's core"
     leaf = imports(ROOT / "engine" / "frames.py")
     assert not any(n.startswith("tiphys.engine.") and not n.endswith(("podqueue", "tree")) for n in leaf), leaf
+
+
+def test_the_import_linter_contracts_hold():
+    """`lint-imports` over `.importlinter` (every import, function-local and TYPE_CHECKING ones
+    included): no module imports a layer above its own."""
+    pytest.importorskip("importlinter")
+    repo = ROOT.parent
+    done = subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import lint_imports; "
+                           "sys.exit(lint_imports(no_cache=True, no_logo=True))"],
+                          cwd=repo, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(repo)})
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -66,6 +66,18 @@ def test_suspended_workflow_starts_no_step_until_resumed():
     assert sim.nodes("a")[0]["finishedAt"] == "2023-11-14T22:13:30Z"   # the running step went on
 
 
+def test_the_engine_reports_spec_suspend_as_it_handles_suspend_and_resume():
+    wf = {"metadata": {"name": "s"}, "spec": {"entrypoint": "m", "templates": [
+        {"name": "m", "steps": [[{"name": "a", "template": "c"}]]},
+        {"name": "c", "container": {"image": "alpine", "command": ["true"]}}]}}
+    sim = Simulation(wf, {"c": Outcome(duration=10)})
+    sim.engine.start(sim.now)
+    sim.engine.handle([A.SuspendRequested(True)], sim.now + 1)
+    assert sim.wf["spec"]["suspend"] is True and sim.engine.suspended
+    sim.engine.handle([A.SuspendRequested(False)], sim.now + 2)
+    assert "suspend" not in sim.wf["spec"] and not sim.engine.suspended
+
+
 def test_stop_fails_an_open_suspend_node(testdata):
     sim = load(testdata, "approval.yaml")
     sim.send(5, A.StopRequested("Stopped by user", terminate=False))

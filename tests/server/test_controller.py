@@ -1,6 +1,7 @@
 """The controller alone (no HTTP): per-namespace parallelism and lease hand-over."""
 from __future__ import annotations
 
+import asyncio
 import time
 
 from server_helpers import hello, sleeper
@@ -28,13 +29,13 @@ def test_namespace_parallelism_holds_a_busy_namespace_but_not_others(tmp_path):
     ctl = Controller(store, tmp_path, parallelism=4, namespace_parallelism=1)
     ctl.start()
     try:
-        ctl.submit(with_ns(sleeper("long", 30), "a"))
-        ctl.submit(with_ns(hello("second-a"), "a"))
-        ctl.submit(with_ns(hello("in-b"), "b"))
+        asyncio.run(ctl.submit(with_ns(sleeper("long", 30), "a")))
+        asyncio.run(ctl.submit(with_ns(hello("second-a"), "a")))
+        asyncio.run(ctl.submit(with_ns(hello("in-b"), "b")))
         assert wait(store, "b", "in-b")["status"]["phase"] == "Succeeded"
         held = store.get_workflow("second-a", "a")
         assert held["status"]["phase"] == "Pending" and "postponed" in held["status"]["message"]
-        ctl.stop("a", "long", "enough", terminate=True)
+        asyncio.run(ctl.stop("a", "long", "enough", terminate=True))
         assert wait(store, "a", "second-a")["status"]["phase"] == "Succeeded"
     finally:
         ctl.close()

@@ -99,7 +99,7 @@ class _Local:
         meta = cron.setdefault("metadata", {})
         meta["namespace"] = self.ns
         if not meta.get("name"):
-            from tiphys.cli.run import generated_name
+            from tiphys.naming import generated_name
             meta["name"] = generated_name(meta.get("generateName") or "cron-",
                                           lambda n: self.store.get_template(KIND, n, self.ns) is not None)
         try:

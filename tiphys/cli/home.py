@@ -8,31 +8,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
-from pathlib import Path
 from typing import IO, Any
 
-from tiphys.errors import InfrastructureError, NotFoundError
+from tiphys.errors import NotFoundError
+from tiphys.home import home_dir, open_store
 from tiphys.store.sqlite import Store
 
-
-def home_dir() -> Path:
-    """$TIPHYS_HOME (default ~/.tiphys), created on demand."""
-    home = Path(os.environ.get("TIPHYS_HOME") or Path.home() / ".tiphys").expanduser()
-    try:
-        home.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InfrastructureError(f"cannot create TIPHYS_HOME {home}: {exc.strerror or exc}") from exc
-    return home
-
-
-def open_store(home: Path | None = None) -> Store:
-    """The home's store, after deleting the workflows whose ttlStrategy has expired."""
-    from tiphys.store import ttl
-    home = home or home_dir()
-    store = Store(home / "tiphys.db")
-    ttl.sweep(store, home, time.time())
-    return store
+__all__ = ["dump", "find_workflow", "home_dir", "open_store", "out", "use_color"]
 
 
 def find_workflow(store: Store, name: str, namespace: str | None = None) -> dict:

@@ -9,6 +9,8 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 
+from tiphys.engine import names
+
 COMPLETED = frozenset({"Succeeded", "Failed", "Error"})
 
 _ICONS = {
@@ -33,8 +35,8 @@ def template_name(node: dict) -> str:
 
 
 def pod_name(wf_name: str, node: dict) -> str:
-    """The pod name the engine stored for a Pod node, else Argo's POD_NAMES=v2 name for it."""
-    from tiphys.engine import names
+    """A Pod node's name: the `podName` the engine stored, else the engine's rule
+    (engine/names.py: Argo's POD_NAMES=v2) for a record that lacks it."""
     return node.get("podName") or names.pod_name(wf_name, node.get("name") or "", template_name(node))
 
 

@@ -8,11 +8,12 @@ the Workflow dict and presents the outcome.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import copy
 import json
-import random
 import re
 import shutil
+import signal
 import sys
 import uuid
 from collections.abc import Callable, Iterable
@@ -20,11 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from tiphys.cli import home as state
-from tiphys.errors import InfrastructureError, SpecError, TiphysError
+from tiphys.errors import SpecError, TiphysError
+from tiphys.naming import generated_name
 from tiphys.store.sqlite import TEMPLATE_KINDS, Store, now_iso
 
-# Kubernetes' generateName alphabet (no vowels, no 0/1/3: no accidental words).
-_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
@@ -33,17 +33,7 @@ _DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 def load_manifests(path: str) -> list:
     """Every document of FILE ('-' reads stdin), via tiphys.spec.load."""
     from tiphys.spec import load
-    if path == "-":
-        return list(load.load_text(sys.stdin.read(), file="<stdin>"))
-    file = Path(path)
-    if not file.exists():
-        raise SpecError("no such file or directory", file=path)
-    if file.is_dir():
-        raise SpecError("is a directory, not a workflow file", file=path)
-    try:
-        return list(load.load_file(file))
-    except OSError as exc:
-        raise SpecError(f"cannot read: {exc.strerror or exc}", file=path) from exc
+    return load.load_path(path)
 
 
 def registry_with(manifests: Iterable, store: Store) -> Callable[[str, str], dict | None]:
@@ -127,14 +117,6 @@ def set_parameters(wf: dict, pairs: Iterable[tuple[str, str]]) -> None:
             params.append({"name": name, "value": value})
 
 
-def generated_name(prefix: str, taken: Callable[[str], bool]) -> str:
-    for _ in range(100):
-        name = prefix + "".join(random.choices(_NAME_ALPHABET, k=5))
-        if not taken(name):
-            return name
-    raise InfrastructureError(f"could not find a free name for generateName {prefix!r}")
-
-
 def prepare(raw: dict, args: argparse.Namespace, store: Store, *, file: str = "",
             document: int | None = None, params: list[tuple[str, str]] | None = None) -> dict:
     """A deep copy of the Workflow with every command-line override applied."""
@@ -210,17 +192,18 @@ def read_mocks(assignments: list[str], dry_run: bool) -> dict[str, dict]:
 def execute(wf: dict, store: Store, home: Path, *, dry_run: bool,
             on_update: Callable[[dict], None] | None, mocks: dict[str, dict] | None = None,
             executor: Any = None, preset: dict | None = None, preset_outputs: dict | None = None) -> dict:
-    """Run through tiphys.runtime.runner; make sure the final state is stored. With `preset`
-    (a retry: engine/rerun.py) the earlier run's record is replaced but its logs are kept."""
+    """Run through tiphys.runtime.runner, Ctrl-C and SIGTERM stopping the workflow. The
+    runner saves the final state (its forced save at the end); only a run that did not get
+    that far (an exception out of the runner) is recorded here. With `preset` (a retry:
+    engine/rerun.py) the earlier run's record is replaced but its logs are kept."""
     from tiphys.runtime import runner
-    meta = wf["metadata"]
     if preset is None:
         _forget(store, home, wf)
     store.save_workflow({**wf, "status": {"phase": "Pending"}})
     try:
         final = runner.run(wf, store=store, home=home, on_update=on_update, dry_run=dry_run,
                            mocks=mocks, plan=_plan_printer() if dry_run else None, executor=executor,
-                           preset=preset, preset_outputs=preset_outputs)
+                           preset=preset, preset_outputs=preset_outputs, on_start=_interruptible)
     except BaseException as exc:  # record why, so `tiphys get` does not show it Pending forever
         interrupted = isinstance(exc, KeyboardInterrupt)
         status = {"phase": "Failed" if interrupted else "Error", "finishedAt": now_iso(),
@@ -230,11 +213,19 @@ def execute(wf: dict, store: Store, home: Path, *, dry_run: bool,
         except TiphysError:
             pass
         raise
-    fmeta = final.get("metadata") or {}
-    phase = (final.get("status") or {}).get("phase")
-    if store.workflow_phase(fmeta.get("name", meta["name"]), fmeta.get("namespace") or meta["namespace"]) != phase:
-        store.save_workflow(final)
     return final
+
+
+def _interruptible(run: Any) -> None:
+    """SIGINT and SIGTERM stop the workflow (the runner's `interrupt`: its steps are stopped,
+    the run ends within a bounded grace; a second signal ends it at once). Installed on the
+    run's loop, which removes them when it closes."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, run.interrupt)
+        except (NotImplementedError, RuntimeError):   # not the main thread: no signals here
+            pass
 
 
 def _plan_printer() -> Callable[[str, list[str]], None]:

@@ -75,12 +75,11 @@ def _label_test(selectors: list[str] | None):
     """`-l k=v,k!=w,k in (a,b)` over stored labels (the server's selector grammar)."""
     if not selectors:
         return lambda wf: True
-    from tiphys.server import selectors as sel
-    from tiphys.server.errors import ApiError
+    from tiphys import selectors as sel
     try:
         return sel.label_selector(",".join(selectors))
-    except ApiError as exc:
-        raise SpecError(f"-l: {exc.message}") from None
+    except SpecError as exc:
+        raise SpecError(f"-l: {exc}") from None
 
 
 def cmd_list(args: argparse.Namespace) -> int:

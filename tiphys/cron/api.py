@@ -3,6 +3,7 @@
 start with the server's controller."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -28,13 +29,16 @@ def start_scheduler(store: Any, controller: Any) -> CronScheduler | None:
     def submit(wf: dict) -> dict:
         ns = wf["metadata"]["namespace"]
         lint(wf, "Workflow", ns, store)
-        return controller.submit(wf)
+        return asyncio.run(controller.submit(wf))   # (the scheduler's thread)
 
     def terminate(ns: str, name: str) -> None:
-        controller.stop(ns, name, "Stopped with strategy 'Terminate'", terminate=True)
+        asyncio.run(controller.stop(ns, name, "Stopped with strategy 'Terminate'", terminate=True))
+
+    def delete(ns: str, name: str) -> None:
+        asyncio.run(controller.delete(ns, name))
 
     scheduler = CronScheduler(store, controller.owner, submit=submit, terminate=terminate,
-                              delete=controller.delete, lease_ttl=controller.lease_ttl)
+                              delete=delete, lease_ttl=controller.lease_ttl)
     scheduler.start()
     return scheduler
 
@@ -57,11 +61,12 @@ class _Hooks:
         if (sched := _scheduler(request)) is not None:
             sched.changed()
 
-    def deleted(self, request: Request, namespace: str, name: str) -> None:
+    async def deleted(self, request: Request, namespace: str, name: str) -> None:
         st = state(request)
-        page, _ = st.store.list_page(namespace=namespace, labels={runs.CRON_LABEL: name}, limit=10000)
+        page, _ = await asyncio.to_thread(st.store.list_page, namespace=namespace,
+                                          labels={runs.CRON_LABEL: name}, limit=10000)
         for wf in page:
-            st.controller.delete(namespace, wf["metadata"]["name"])
+            await st.controller.delete(namespace, wf["metadata"]["name"])
         if (sched := _scheduler(request)) is not None:
             sched.changed()
 
@@ -83,7 +88,7 @@ def _set_suspend(value: bool):
     return handler
 
 
-def submit_from_cron(request: Request, namespace: str, name: str, opts: dict) -> dict:
+async def submit_from_cron(request: Request, namespace: str, name: str, opts: dict) -> dict:
     """`POST /api/v1/workflows/{ns}/submit` with resourceKind CronWorkflow: a run now
     (`generateName: <cron>-`, scheduled-time = now, or submitOptions' scheduledTime)."""
     st = state(request)
@@ -115,7 +120,7 @@ def submit_from_cron(request: Request, namespace: str, name: str, opts: dict) ->
         plist += [{"name": k, "value": v} for k, v in given.items()]
     wf = prepare_workflow(wf, namespace, st.store)
     lint(wf, "Workflow", namespace, st.store)
-    return st.controller.submit(wf)
+    return await st.controller.submit(wf)
 
 
 ROUTES = [

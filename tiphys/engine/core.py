@@ -165,7 +165,7 @@ class Engine:
             elif isinstance(ev, A.PodLost):
                 self._pod_exited(A.PodExited(ev.node_id, None, error=ev.message))
             elif isinstance(ev, A.SuspendRequested):
-                self.suspended = ev.suspended
+                suspend.workflow_suspended(self, ev.suspended)
                 self.admit()
             elif isinstance(ev, A.NodesResumed):
                 suspend.resume_matching(self, ev.selector, phases.SUCCEEDED, None, {})

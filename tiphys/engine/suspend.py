@@ -31,6 +31,18 @@ class Open:
             eng.complete(nid, phases.FAILED, message)
 
 
+def workflow_suspended(eng: Engine, value: bool) -> None:
+    """`argo suspend` / `argo resume` of the whole workflow: start no new pod while suspended.
+    The engine owns `spec.suspend` of the workflow it reports, as Argo's controller shows the
+    field its clients patched."""
+    eng.pods.suspended = value
+    spec = eng.wf.setdefault("spec", {})
+    if value:
+        spec["suspend"] = True
+    else:
+        spec.pop("suspend", None)
+
+
 def open_nodes(eng: Engine) -> Open:
     found = eng.extras.get("suspend")
     if found is None:

@@ -3,6 +3,7 @@ the same lint and controller as the API, act on one by name, submit from a Workf
 CronWorkflow, save or delete a stored object."""
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tiphys.events.triggers import TriggerError
@@ -26,22 +27,22 @@ class ServerActions:
             raise TriggerError(exc.message) from None
         if self.store.workflow_phase(wf["metadata"]["name"], ns) is not None:
             raise TriggerError(f'workflows.argoproj.io "{wf["metadata"]["name"]}" already exists')
-        return self.controller.submit(wf)
+        return asyncio.run(self.controller.submit(wf))
 
     def workflow_op(self, namespace: str, name: str, op: str) -> Any:
         c = self.controller
         try:
             if op == "resubmit":
-                return c.resubmit(namespace, name)
+                return asyncio.run(c.resubmit(namespace, name))
             if op == "retry":
-                return c.retry(namespace, name)
+                return asyncio.run(c.retry(namespace, name))
             if op == "suspend":
-                return c.suspend(namespace, name)
+                return asyncio.run(c.suspend(namespace, name))
             if op == "resume":
-                return c.resume(namespace, name)
+                return asyncio.run(c.resume(namespace, name))
             if op in ("terminate", "stop"):
-                if not c.stop(namespace, name, f"Stopped with strategy '{op.capitalize()}'",
-                              terminate=op == "terminate"):
+                if not asyncio.run(c.stop(namespace, name, f"Stopped with strategy '{op.capitalize()}'",
+                                          terminate=op == "terminate")):
                     raise TriggerError(f"workflow {name!r} is not running")
                 return None
         except TriggerError:
@@ -103,7 +104,7 @@ class ServerActions:
         ns, name = meta.get("namespace") or "default", meta.get("name") or ""
         if kind == "Workflow":
             if self.store.workflow_phase(name, ns) is not None:
-                self.controller.delete(ns, name)
+                asyncio.run(self.controller.delete(ns, name))   # (the sensors' thread)
         elif kind in STORED:
             self.store.delete_template(kind, name, ns)
         else:

@@ -64,7 +64,7 @@ async def receive_event(request: Request) -> JSONResponse:
                     continue
                 wf = prepare_workflow(wf, ns, st.store)
                 lint(wf, "Workflow", ns, st.store)
-                st.controller.submit(wf)
+                asyncio.run(st.controller.submit(wf))   # (a worker thread)
             except (bindings.BindingError, ApiError) as exc:
                 message = exc.message if isinstance(exc, ApiError) else str(exc)
                 raise ApiError(INTERNAL, f"failed to dispatch event: {message}") from None

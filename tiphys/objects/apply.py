@@ -33,7 +33,7 @@ def files_of(paths: list[str]) -> list[str]:
 
 def load(paths: list[str], namespace: str | None) -> list[tuple[Kind, dict[str, Any], str]]:
     """(kind, body with its namespace settled, where) for every document; refuses unknown kinds."""
-    from tiphys.cli.run import load_manifests
+    from tiphys.spec.load import load_path as load_manifests
     docs = []
     for file in files_of(paths):
         for m in load_manifests(file):

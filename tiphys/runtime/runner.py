@@ -1,6 +1,11 @@
 """The thin shell around the engine: one asyncio loop that feeds events in and acts on the
 engine's actions (start and stop steps, timers), persisting the workflow as it goes.
 
+Whoever runs a `Runner` drives it only through its control surface: `send` (events for the
+engine), `stop`, `interrupt`, `drain` and `snapshot`. Process-wide policy is the caller's: the
+runner installs no signal handler (`tiphys run`, the composition root, maps SIGINT/SIGTERM
+to `interrupt`). The runner owns the workflow's last write: its forced save when the run ends.
+
 Reacts to a process exit at once (no polling on the hot path); batches every event that
 is ready into one engine call and saves the workflow to the store at most a few times a
 second.
@@ -11,9 +16,8 @@ import asyncio
 import dataclasses
 import json
 import logging
-import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,21 +44,29 @@ def run(wf: models.Workflow, *, store: Any, home: Path, on_update: Callable[[dic
         dry_run: bool = False, executor: Executor | None = None, mocks: dict[str, dict[str, Any]] | None = None,
         plan: Callable[[str, list[str]], None] | None = None, preset: dict[str, Any] | None = None,
         preset_outputs: dict[str, Any] | None = None,
-        on_pod: Callable[[A.StartPod, dict[str, Any], dict[str, Any]], None] | None = None) -> models.Workflow:
+        on_pod: Callable[[A.StartPod, dict[str, Any], dict[str, Any]], None] | None = None,
+        on_start: Callable[[Runner], None] | None = None) -> models.Workflow:
     """Run a Workflow to its end; returns the final Workflow dict (also saved in `store`).
 
     With `dry_run`, no process starts: each step "succeeds" at once with the outputs that
     `mocks[template]` gives (stdout, parameters, exit_code), and `plan(pod, argv)` is told
     the command it would have run. `preset`/`preset_outputs`: an earlier run's nodes to keep
     (retry, see engine/rerun.py). `on_pod(action, node, spec)` is told of each step a dry run
-    pretends to run, with its node and the workflow's effective spec (`tiphys pods`)."""
+    pretends to run, with its node and the workflow's effective spec (`tiphys pods`).
+    `on_start(runner)`: called on the run's loop before it begins (`tiphys run` installs its
+    signal handlers there)."""
     if executor is None and not dry_run:
         from tiphys.executors.local import LocalExecutor
         executor = LocalExecutor()
     runner = Runner(wf, store=store, home=Path(home), on_update=on_update, dry_run=dry_run, executor=executor,
                     preset=preset, preset_outputs=preset_outputs)
     runner.mocks, runner.plan, runner.on_pod = mocks or {}, plan, on_pod
-    return asyncio.run(runner.main())
+
+    async def main() -> models.Workflow:
+        if on_start is not None:
+            on_start(runner)
+        return await runner.main()
+    return asyncio.run(main())
 
 
 class Runner:
@@ -93,12 +105,14 @@ class Runner:
         self.stop_by: float | None = None      # loop time by which a stopped run ends, finished or not
         self.stop_message = ""
         self.dry_daemons: set[str] = set()
-        self.signals = True        # Ctrl-C stops this run (not for a workflow a resource template started)
+        self.acks: list[asyncio.Future[None]] = []   # `send`s waiting for their events to be handled
         self.locks: LockManager | None = None        # a controller shares one between its runners
         self.lock_tasks: dict[str, asyncio.Task[None]] = {}
         self.starting: dict[str, asyncio.Task[None]] = {}   # node id -> the task running its step
         self.unadmitted: set[str] = set()      # steps waiting for room in their namespace's quota
 
+    # ------------------------------------------------------------- control surface
+    # (all of them on the run's own loop)
     def interrupt(self, message: str = INTERRUPTED) -> None:
         """Ctrl-C / SIGTERM: stop the workflow; the run ends within STOP_GRACE seconds even if
         the engine does not finish (a second interrupt ends it at once)."""
@@ -110,21 +124,25 @@ class Runner:
         else:
             self.stop_by = loop.time()
 
-    # ------------------------------------------------------------- control surface
-    def send(self, events: list[A.Event]) -> None:
-        """Hand events to the engine (suspend, resume, node set...), handled in the next batch."""
+    def send(self, events: Sequence[A.Event]) -> asyncio.Future[None]:
+        """Hand events to the engine (suspend, resume, node set, stop...), handled in the next
+        batch; the future is done once they are (and `on_update` has seen the result), or the
+        run ended."""
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         for ev in events:
             self.events.put_nowait(ev)
+        self.acks.append(ack)
+        return ack
 
-    def stop(self, message: str, *, terminate: bool) -> None:
+    def stop(self, message: str, *, terminate: bool) -> asyncio.Future[None]:
         """`argo stop` / `argo terminate`: the engine stops the workflow's steps."""
-        self.events.put_nowait(A.StopRequested(message, terminate=terminate))
+        return self.send([A.StopRequested(message, terminate=terminate)])
 
     def snapshot(self) -> dict[str, Any]:
         """A copy of the workflow as it stands."""
         return json.loads(json.dumps(self.wf))
 
-    async def drain(self) -> None:
+    async def drain(self, timeout: float = STOP_GRACE) -> None:
         """Hand the workflow over (a controller shutting down): start no new step, let go of the
         running ones (they run on, detached; whoever resumes the journal re-attaches to them)
         and save the workflow as it stands. The caller then cancels `main`."""
@@ -132,17 +150,24 @@ class Runner:
         for task in list(self.tasks):
             task.cancel()
         if self.tasks:
-            await asyncio.wait(list(self.tasks), timeout=5)
+            await asyncio.wait(list(self.tasks), timeout=timeout)
         self._save(force=True)
+        self._acknowledge()
+
+    def _acknowledge(self, acks: list[asyncio.Future[None]] | None = None) -> None:
+        if acks is None:
+            acks, self.acks = self.acks, []
+        for ack in acks:
+            if not ack.done():
+                ack.set_result(None)
 
     async def main(self) -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
         try:
-            if self.signals:
-                loop.add_signal_handler(signal.SIGINT, self.interrupt)
-                loop.add_signal_handler(signal.SIGTERM, self.interrupt)
-        except (NotImplementedError, RuntimeError):
-            pass
+            return await self._main()
+        finally:
+            self._acknowledge()     # the run is over: nobody waits for it any more
+
+    async def _main(self) -> dict[str, Any]:
         meta = self.wf["metadata"]
         meta.setdefault("creationTimestamp", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         meta.setdefault("namespace", "default")
@@ -159,7 +184,6 @@ class Runner:
             self.wf["status"] = {"phase": "Error", "message": str(exc), "nodes": {},
                                  "startedAt": meta["creationTimestamp"], "finishedAt": meta["creationTimestamp"]}
             self._save(force=True)
-            self._remove_signal_handlers(loop)
             return self.wf
         self._save(force=True)
         while not engine.finished:
@@ -171,6 +195,7 @@ class Runner:
             if batch is None:
                 await self._abandon(engine)
                 break
+            acks, self.acks = self.acks, []    # sent before this batch was taken: in it
             now = time.time()
             if self.journal:   # write-ahead; in a worker thread, so other runs go on meanwhile
                 await asyncio.to_thread(self._write_journal, batch, now)
@@ -185,6 +210,7 @@ class Runner:
                 self.observe(time.perf_counter() - began)
             self._apply(actions)
             self._save(force=engine.finished)
+            self._acknowledge(acks)
         for t in self.timers.values():
             t.cancel()
         await self._release_all()
@@ -202,16 +228,7 @@ class Runner:
                     await asyncio.to_thread(done, meta["name"], self.pod_gc, phase, str(meta.get("uid") or ""))
                 except Exception:  # noqa: BLE001 - a container left behind must not fail the run
                     log.exception("removing the containers of %s", meta["name"])
-        self._remove_signal_handlers(loop)
         return self.wf
-
-    def _remove_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
-        try:
-            if self.signals:
-                loop.remove_signal_handler(signal.SIGINT)
-                loop.remove_signal_handler(signal.SIGTERM)
-        except (NotImplementedError, RuntimeError):
-            pass
 
     async def _next_batch(self) -> list[A.Event] | None:
         """Every event that is ready (waiting for one first); None once a stop's grace is over."""
@@ -601,7 +618,6 @@ class Runner:
         """Run a Workflow a resource template created, beside this one (same store, executor)."""
         child = Runner(wf, store=self.store, home=self.home, on_update=None, dry_run=self.dry_run,
                        executor=self.executor)
-        child.signals = False
         await asyncio.to_thread(self.store.save_workflow, wf)
         task = asyncio.get_running_loop().create_task(child.main())
         self.tasks.add(task)

@@ -46,7 +46,7 @@ def cmd_server(args: argparse.Namespace) -> int:
         raise SpecError("--namespace-parallelism must be at least 1")
     import uvicorn
 
-    from tiphys.cli import home as state
+    from tiphys import home as state
     from tiphys.server.app import create_app
     store_url = getattr(args, "store", None)
     if store_url:
@@ -65,7 +65,7 @@ def cmd_server(args: argparse.Namespace) -> int:
 def _client_mode_notes(host: str, store_url: str | None = None) -> None:
     import sys
 
-    from tiphys.cli import home as state
+    from tiphys import home as state
     from tiphys.store import open_store
     with (open_store(store_url) if store_url else state.open_store()) as store:
         if not store.list_tokens():
@@ -85,7 +85,7 @@ def cmd_controller(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from tiphys.cli import home as state
+    from tiphys import home as state
     from tiphys.server.controller import ADOPT_EVERY, Controller
     if args.parallelism < 1 or (args.namespace_parallelism is not None and args.namespace_parallelism < 1):
         raise SpecError("--parallelism and --namespace-parallelism must be at least 1")

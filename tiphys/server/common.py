@@ -109,7 +109,7 @@ def check_name(name: str, field: str = "metadata.name") -> None:
 def prepare_workflow(raw: Any, namespace: str, store: Store) -> dict:
     """The Workflow to create: kind/apiVersion, namespace, a name from generateName, uid,
     creationTimestamp; status dropped."""
-    from tiphys.cli.run import generated_name
+    from tiphys.naming import generated_name
     wf = with_kind(raw, "Workflow", "workflow")
     meta = wf["metadata"]
     meta["namespace"] = namespace

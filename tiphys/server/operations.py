@@ -41,7 +41,7 @@ async def retry_workflow(request: Request) -> JSONResponse:
     body = await json_body(request)
     _exists(request, ns, name)
     try:
-        wf = state(request).controller.retry(ns, name, restart_successful=bool(body.get("restartSuccessful")),
+        wf = await state(request).controller.retry(ns, name, restart_successful=bool(body.get("restartSuccessful")),
                                              node_field_selector=str(body.get("nodeFieldSelector") or ""),
                                              parameters=_params(body))
     except NotRunning as exc:
@@ -53,7 +53,7 @@ async def resubmit_workflow(request: Request) -> JSONResponse:
     ns, name = request.path_params["namespace"], request.path_params["name"]
     body = await json_body(request)
     _exists(request, ns, name)
-    wf = state(request).controller.resubmit(ns, name, memoized=bool(body.get("memoized")), parameters=_params(body))
+    wf = await state(request).controller.resubmit(ns, name, memoized=bool(body.get("memoized")), parameters=_params(body))
     return JSONResponse(present(wf))
 
 
@@ -65,9 +65,9 @@ async def _send(request: Request, what: str) -> JSONResponse:
     selector = str(body.get("nodeFieldSelector") or "")
     try:
         if what == "suspend":
-            ctl.suspend(ns, name)
+            await ctl.suspend(ns, name)
         elif what == "resume":
-            ctl.resume(ns, name, selector)
+            await ctl.resume(ns, name, selector)
         else:
             raw = body.get("outputParameters") or {}
             if isinstance(raw, str):
@@ -79,7 +79,7 @@ async def _send(request: Request, what: str) -> JSONResponse:
                 raise invalid("outputParameters must be a JSON object of name to value")
             if not selector:
                 raise invalid("nodeFieldSelector is required")
-            ctl.set_nodes(ns, name, selector, phase=body.get("phase") or None, message=body.get("message") or None,
+            await ctl.set_nodes(ns, name, selector, phase=body.get("phase") or None, message=body.get("message") or None,
                           output_parameters={str(k): str(v) for k, v in raw.items()})
     except NotRunning as exc:
         raise ApiError(FAILED_PRECONDITION, str(exc)) from None

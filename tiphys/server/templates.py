@@ -1,6 +1,7 @@
 """WorkflowTemplate and ClusterWorkflowTemplate routes: create, get, list, update, delete, lint."""
 from __future__ import annotations
 
+import inspect
 import uuid
 from typing import Any
 
@@ -8,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tiphys.server import selectors
+from tiphys import selectors
 from tiphys.server.common import check_name, lint, state, with_kind
 from tiphys.server.errors import already_exists, invalid, json_body, not_found
 from tiphys.store.sqlite import CLUSTER_WORKFLOW_TEMPLATE, WORKFLOW_TEMPLATE
@@ -34,7 +35,7 @@ def _prepare(request: Request, body: dict, kind: str, field: str = "template") -
         meta.pop("namespace", None)
     if not meta.get("name"):
         if meta.get("generateName"):
-            from tiphys.cli.run import generated_name
+            from tiphys.naming import generated_name
             store = state(request).store
             meta["name"] = generated_name(meta["generateName"],
                                           lambda n: store.get_template(kind, n, ns or "default") is not None)
@@ -118,7 +119,9 @@ def handlers(kind: str, field: str = "template", hooks: Any = None) -> dict[str,
         if not state(request).store.delete_template(kind, name, _ns(request, kind)):
             raise not_found(kind, name)
         if hooks is not None:
-            hooks.deleted(request, _ns(request, kind) or "default", name)
+            done = hooks.deleted(request, _ns(request, kind) or "default", name)
+            if inspect.isawaitable(done):    # a hook may act on the controller (async)
+                await done
         return JSONResponse({})
 
     async def lint_(request: Request) -> JSONResponse:

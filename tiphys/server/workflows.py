@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 from tiphys.errors import TiphysError
-from tiphys.server import selectors
+from tiphys import selectors
 from tiphys.server.common import API_VERSION, check_name, lint, present, prepare_workflow, state
 from tiphys.server.errors import FAILED_PRECONDITION, ApiError, already_exists, invalid, json_body, not_found
 from tiphys.store import logfiles
@@ -34,7 +34,7 @@ def _get_or_404(request: Request, namespace: str, name: str) -> dict:
     return wf
 
 
-def _create(request: Request, wf: dict, dry_run: bool) -> dict:
+async def _create(request: Request, wf: dict, dry_run: bool) -> dict:
     st = state(request)
     meta = wf["metadata"]
     lint(wf, "Workflow", meta["namespace"], st.store)
@@ -42,7 +42,7 @@ def _create(request: Request, wf: dict, dry_run: bool) -> dict:
         return present({**wf, "status": {}})
     if st.store.workflow_phase(meta["name"], meta["namespace"]) is not None:
         raise already_exists("Workflow", meta["name"])
-    return present(st.controller.submit(wf))
+    return present(await st.controller.submit(wf))
 
 
 # -- create / get / list / delete ------------------------------------------------------------
@@ -52,7 +52,7 @@ async def create_workflow(request: Request) -> JSONResponse:
     body = await json_body(request)
     wf = prepare_workflow(body.get("workflow"), ns, state(request).store)
     dry = bool(body.get("serverDryRun")) or "All" in ((body.get("createOptions") or {}).get("dryRun") or [])
-    return JSONResponse(_create(request, wf, dry))
+    return JSONResponse(await _create(request, wf, dry))
 
 
 async def get_workflow(request: Request) -> JSONResponse:
@@ -169,7 +169,7 @@ async def list_workflows(request: Request) -> JSONResponse:
 async def delete_workflow(request: Request) -> JSONResponse:
     ns, name = request.path_params["namespace"], request.path_params["name"]
     _get_or_404(request, ns, name)
-    await asyncio.to_thread(state(request).controller.delete, ns, name)   # it waits for the stop
+    await state(request).controller.delete(ns, name)   # it waits for the stop
     return JSONResponse({})
 
 
@@ -183,13 +183,8 @@ async def _stop(request: Request, terminate: bool) -> JSONResponse:
     strategy = "Terminate" if terminate else "Stop"
     message = body.get("message") or f"Stopped with strategy '{strategy}'"
     st = state(request)
-    st.controller.stop(ns, name, message, terminate=terminate)
-    for _ in range(20):  # let the runner take the request in, so the answer shows it
-        await asyncio.sleep(0.01)
-        wf = _current(request, ns, name) or wf
-        if (wf.get("status") or {}).get("message") == message or wf["status"].get("phase") in COMPLETED_PHASES:
-            break
-    return JSONResponse(present(wf))
+    await st.controller.stop(ns, name, message, terminate=terminate)   # once the engine took it in
+    return JSONResponse(present(_current(request, ns, name) or wf))
 
 
 async def stop_workflow(request: Request) -> JSONResponse:
@@ -236,7 +231,7 @@ async def submit_workflow(request: Request) -> JSONResponse:
         from tiphys.cron.api import submit_from_cron
         if not name:
             raise invalid("resourceName is required")
-        return JSONResponse(present(submit_from_cron(request, ns, name, body.get("submitOptions") or {})))
+        return JSONResponse(present(await submit_from_cron(request, ns, name, body.get("submitOptions") or {})))
     kind = kinds.get(kind.lower().replace("-", ""), kind)
     if kind not in kinds.values():
         raise invalid(f"resourceKind {kind!r}: expected WorkflowTemplate, ClusterWorkflowTemplate or CronWorkflow")
@@ -277,14 +272,17 @@ async def submit_workflow(request: Request) -> JSONResponse:
         spec["arguments"] = {"parameters": params}
     raw = {"apiVersion": API_VERSION, "kind": "Workflow", "metadata": meta, "spec": spec}
     wf = prepare_workflow(raw, ns, st.store)
-    return JSONResponse(_create(request, wf, bool(opts.get("dryRun") or opts.get("serverDryRun"))))
+    return JSONResponse(await _create(request, wf, bool(opts.get("dryRun") or opts.get("serverDryRun"))))
 
 
 # -- logs --------------------------------------------------------------------------------------
 
 def _pod_name(wf_name: str, node: dict) -> str:
-    from tiphys.cli.render import pod_name
-    return pod_name(wf_name, node)
+    """The `podName` the engine stored, else the engine's rule (engine/names.py)."""
+    from tiphys.engine import names
+    ref = node.get("templateRef") or {}
+    return node.get("podName") or names.pod_name(wf_name, node.get("name") or "",
+                                                 node.get("templateName") or ref.get("template") or "")
 
 
 async def workflow_logs(request: Request) -> StreamingResponse:

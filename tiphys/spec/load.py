@@ -321,3 +321,19 @@ def read_text(path: str | Path) -> str:
 
 def load_file(path: str | Path) -> list[Manifest]:
     return load_text(read_text(path), str(path))
+
+
+def load_path(path: str) -> list[Manifest]:
+    """Every document of a command's FILE argument ('-' reads stdin), each error naming it."""
+    import sys
+    if path == "-":
+        return list(load_text(sys.stdin.read(), file="<stdin>"))
+    file = Path(path)
+    if not file.exists():
+        raise SpecError("no such file or directory", file=path)
+    if file.is_dir():
+        raise SpecError("is a directory, not a workflow file", file=path)
+    try:
+        return list(load_file(file))
+    except OSError as exc:
+        raise SpecError(f"cannot read: {exc.strerror or exc}", file=path) from exc

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from tiphys.server.errors import invalid
+from tiphys.errors import SpecError
 
 Predicate = Callable[[dict], bool]
 
@@ -43,11 +43,11 @@ def label_selector(text: str | None) -> Predicate:
     for part in _split_top(text or ""):
         m = _LABEL_OP.match(part)
         if not m or (m.group(1) and m.group(3)):
-            raise invalid(f"unable to parse requirement: {part!r}")
+            raise SpecError(f"unable to parse requirement: {part!r}")
         neg, key, op, value = m.group(1), m.group(2), (m.group(3) or "").strip(), (m.group(4) or "").strip()
         if op in ("in", "notin"):
             if not (value.startswith("(") and value.endswith(")")):
-                raise invalid(f"unable to parse requirement: {part!r}: expected (v1,v2)")
+                raise SpecError(f"unable to parse requirement: {part!r}: expected (v1,v2)")
             values = {v.strip() for v in value[1:-1].split(",") if v.strip()}
             tests.append(_set_test(key, values, op == "in"))
         elif op:
@@ -86,12 +86,12 @@ def field_selector(text: str | None, name_filter: str | None = None) -> Predicat
     `f!=v`, any dotted path; `spec.startedAt>T` style bounds are not supported."""
     mode = (name_filter or "Exact").capitalize()
     if mode not in ("Exact", "Prefix", "Contains"):
-        raise invalid(f"nameFilter {name_filter!r}: expected Exact, Prefix or Contains")
+        raise SpecError(f"nameFilter {name_filter!r}: expected Exact, Prefix or Contains")
     tests: list[Predicate] = []
     for part in _split_top(text or ""):
         m = re.match(r"^([A-Za-z0-9_.]+)\s*(==|=|!=)\s*(.*)$", part)
         if not m:
-            raise invalid(f"invalid field selector: {part!r}")
+            raise SpecError(f"invalid field selector: {part!r}")
         path, op, value = m.group(1), m.group(2), m.group(3).strip()
         if path == "metadata.name" and op != "!=" and mode != "Exact":
             tests.append(_name_test(value, mode))
@@ -150,7 +150,7 @@ def _rfc3339(value: str | None, what: str) -> str | None:
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise invalid(f"{what} {value!r}: expected an RFC 3339 time") from None
+        raise SpecError(f"{what} {value!r}: expected an RFC 3339 time") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.timezone.utc)
     return parsed.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -171,12 +171,12 @@ def paginate(items: list[dict], limit: str | int | None, token: str | None) -> t
         try:
             last = tuple(json.loads(base64.urlsafe_b64decode(token.encode() + b"==")))
         except (ValueError, TypeError):
-            raise invalid("listOptions.continue: not a continue token this server issued") from None
+            raise SpecError("listOptions.continue: not a continue token this server issued") from None
         items = [i for i in items if sort_key(i) < last]
     try:
         n = int(limit or 0)
     except ValueError:
-        raise invalid(f"listOptions.limit {limit!r}: expected an integer") from None
+        raise SpecError(f"listOptions.limit {limit!r}: expected an integer") from None
     if n <= 0 or len(items) <= n:
         return items, ""
     page = items[:n]
