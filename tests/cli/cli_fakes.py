@@ -40,7 +40,7 @@ class FakeRunner:
         self.module.run = self.run
 
     def run(self, wf, *, store, home, on_update=None, dry_run=False, mocks=None, plan=None, executor=None, preset=None, preset_outputs=None,
-            on_start=None):
+            on_start=None, journal=False, resume=False):
         self.calls.append({"wf": copy.deepcopy(wf), "home": home, "dry_run": dry_run, "on_update": on_update})
         self.seen_templates = [t["metadata"]["name"] for t in store.list_templates("WorkflowTemplate")]
         params = {p["name"]: p.get("value") for p in wf["spec"].get("arguments", {}).get("parameters", [])}

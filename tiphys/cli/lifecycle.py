@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import copy
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
+from tiphys.cli import continuation
 from tiphys.cli import home as state
 from tiphys.cli import progress
 from tiphys.errors import SpecError
@@ -129,7 +131,11 @@ def _snapshots(name: str, namespace: str | None) -> Iterator[dict]:
     with state.open_store() as store:
         wf = state.find_workflow(store, name, namespace)
         meta = wf["metadata"]
+        told = False
         while True:
+            if not told and continuation.orphaned(store, wf):   # it waits for `tiphys run --continue`
+                print(f"tiphys: workflow {meta['name']}: {continuation.note(wf)}", file=sys.stderr, flush=True)
+                told = True
             yield wf
             time.sleep(POLL)
             wf = store.get_workflow(meta["name"], meta.get("namespace") or "default")

@@ -20,8 +20,12 @@ OUTPUTS = ("json", "yaml", "wide", "name")
 
 def _add_run_parser(sub: argparse._SubParsersAction, name: str, help_text: str) -> None:
     p = sub.add_parser(name, help=help_text, description=help_text)
-    p.add_argument("file", metavar="FILE", nargs="?" if name == "submit" else None,
+    p.add_argument("file", metavar="FILE", nargs="?",
                    help="workflow manifest (YAML/JSON), '-' for stdin")
+    if name == "run":
+        p.add_argument("--continue", dest="continue_", metavar="NAME",
+                       help="continue workflow NAME whose `tiphys run` was killed: re-attach to its "
+                            "running steps, collect the ended ones, run the rest (no step runs twice)")
     if name == "submit":
         p.add_argument("--from", dest="from_", metavar="KIND/NAME",
                        help="submit from workflowtemplate/NAME or clusterworkflowtemplate/NAME")
@@ -350,6 +354,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if args.command == "run" and not args.file and not args.continue_:   # a usage error, as argparse's
+            sys.stderr.write("tiphys run: error: the following arguments are required: FILE (or --continue NAME)\n")
+            return 2
     except SystemExit as exc:  # --help, usage errors: argparse already printed
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     from tiphys.errors import TiphysError

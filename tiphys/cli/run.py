@@ -191,28 +191,47 @@ def read_mocks(assignments: list[str], dry_run: bool) -> dict[str, dict]:
 
 def execute(wf: dict, store: Store, home: Path, *, dry_run: bool,
             on_update: Callable[[dict], None] | None, mocks: dict[str, dict] | None = None,
-            executor: Any = None, preset: dict | None = None, preset_outputs: dict | None = None) -> dict:
+            executor: Any = None, preset: dict | None = None, preset_outputs: dict | None = None,
+            resume: bool = False) -> dict:
     """Run through tiphys.runtime.runner, Ctrl-C and SIGTERM stopping the workflow. The
     runner saves the final state (its forced save at the end); only a run that did not get
     that far (an exception out of the runner) is recorded here. With `preset` (a retry:
-    engine/rerun.py) the earlier run's record is replaced but its logs are kept."""
+    engine/rerun.py) the earlier run's record is replaced but its logs are kept.
+
+    A real run journals the engine's inputs and holds the workflow's lease under this
+    process's identity (cli/continuation.py): killed, it leaves its steps running and the
+    workflow to `tiphys run --continue NAME`, which calls this with `resume`."""
+    from tiphys.cli import continuation
     from tiphys.runtime import runner
-    if preset is None:
-        _forget(store, home, wf)
-    store.save_workflow({**wf, "status": {"phase": "Pending"}})
+    meta = wf["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    durable = not dry_run
+    if not resume:
+        if preset is None:
+            _forget(store, home, wf)
+        if durable:
+            continuation.take(store, namespace, name, getattr(executor, "name", None))
+            store.clear_journal(namespace, name)
+        store.save_workflow({**wf, "status": {"phase": "Pending"}})
+    else:
+        continuation.take(store, namespace, name, getattr(executor, "name", None))
     try:
         final = runner.run(wf, store=store, home=home, on_update=on_update, dry_run=dry_run,
                            mocks=mocks, plan=_plan_printer() if dry_run else None, executor=executor,
-                           preset=preset, preset_outputs=preset_outputs, on_start=_interruptible)
+                           preset=preset, preset_outputs=preset_outputs, on_start=_interruptible,
+                           journal=durable, resume=resume)
     except BaseException as exc:  # record why, so `tiphys get` does not show it Pending forever
         interrupted = isinstance(exc, KeyboardInterrupt)
         status = {"phase": "Failed" if interrupted else "Error", "finishedAt": now_iso(),
                   "message": "interrupted" if interrupted else f"tiphys: {exc}"}
         try:
             store.save_workflow({**wf, "status": status})
+            _done(store, namespace, name, durable)
         except TiphysError:
             pass
         raise
+    if (final.get("status") or {}).get("phase") in ("Succeeded", "Failed", "Error"):
+        _done(store, namespace, name, durable)
     return final
 
 
@@ -226,6 +245,39 @@ def _interruptible(run: Any) -> None:
             loop.add_signal_handler(sig, run.interrupt)
         except (NotImplementedError, RuntimeError):   # not the main thread: no signals here
             pass
+
+
+def _done(store: Store, namespace: str, name: str, durable: bool) -> None:
+    """The workflow ended: its journal is no longer needed, nor its lease."""
+    if durable:
+        from tiphys.cli import continuation
+        store.clear_journal(namespace, name)
+        continuation.let_go(store, namespace, name)
+
+
+def cmd_continue(args: argparse.Namespace) -> int:
+    """`tiphys run --continue NAME`: take over a workflow whose `tiphys run` died and run it to
+    its end from where it was (cli/continuation.py)."""
+    from tiphys.cli import continuation
+    home = state.home_dir()
+    with state.open_store(home) as store:
+        wf = state.find_workflow(store, args.continue_, args.namespace)
+        meta = wf["metadata"]
+        namespace, name = meta.get("namespace") or "default", meta["name"]
+        phase = (wf.get("status") or {}).get("phase") or "Pending"
+        if phase not in ("Pending", "Running"):
+            raise SpecError(f"workflow {namespace}/{name} is {phase}: nothing to continue "
+                            f"(`tiphys retry {name}` runs its failed steps again)")
+        if not store.journal(namespace, name):
+            raise SpecError(f"workflow {namespace}/{name} has no journal to continue from "
+                            "(it was not started by `tiphys run`, or by an older Tiphys)")
+        from tiphys.executors import choose
+        recorded = continuation.recorded_executor(store, namespace, name)
+        chosen = choose.executor_for(wf, flag=args.executor, home=home) if args.executor or not recorded \
+            else choose.Chosen(choose.Choice(recorded, "the run it continues"))
+        final = _run_one(wf, store, home, args, {}, chosen=chosen, resume=True)
+        show(final, args.output)
+        return 0 if (final.get("status") or {}).get("phase") == "Succeeded" else 1
 
 
 def _plan_printer() -> Callable[[str, list[str]], None]:
@@ -251,6 +303,12 @@ def show(final: dict, output: str | None) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if getattr(args, "continue_", None):
+        if args.file or args.dry_run:
+            raise SpecError("--continue NAME takes no FILE and no --dry-run: it continues a stored workflow")
+        return cmd_continue(args)
+    if not args.file:
+        raise SpecError("a workflow FILE is required (or --continue NAME)")
     home = state.home_dir()
     with state.open_store(home) as store:
         manifests = load_manifests(args.file)
@@ -284,21 +342,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0 if ok else 1
 
 
-def _run_one(wf: dict, store: Store, home: Path, args: argparse.Namespace, mocks: dict[str, dict]) -> dict:
+def _run_one(wf: dict, store: Store, home: Path, args: argparse.Namespace, mocks: dict[str, dict], *,
+             chosen: Any = None, resume: bool = False) -> dict:
     live = None
     if args.output in (None, "wide") and _isatty(sys.stderr):
         from tiphys.cli import live as live_view
         live = live_view.LiveTree(sys.stderr, wide=args.output == "wide")
-    chosen = None
-    if not args.dry_run:
+    if chosen is None and not args.dry_run:
         from tiphys.executors.choose import executor_for
         chosen = executor_for(wf, flag=getattr(args, "executor", None), home=home)
     if live is None:
-        final = execute(wf, store, home, dry_run=args.dry_run, on_update=None, mocks=mocks, executor=chosen)
+        final = execute(wf, store, home, dry_run=args.dry_run, on_update=None, mocks=mocks, executor=chosen,
+                        resume=resume)
     else:
         with live:
             final = execute(wf, store, home, dry_run=args.dry_run, on_update=live.update, mocks=mocks,
-                            executor=chosen)
+                            executor=chosen, resume=resume)
     if chosen is not None and chosen.ran:
         from tiphys.executors.choose import describe
         sys.stderr.write(describe(chosen, final))

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from tiphys.cli import continuation
 from tiphys.cli import home as state
 from tiphys.cli import render
 from tiphys.errors import NotFoundError, SpecError
@@ -41,7 +42,7 @@ def _phases(text: str | None) -> set[str] | None:
 
 def cmd_get(args: argparse.Namespace) -> int:
     with state.open_store() as store:
-        wf = state.find_workflow(store, args.name, args.namespace)
+        wf = continuation.noted(store, state.find_workflow(store, args.name, args.namespace))
     if args.output in ("json", "yaml"):
         state.out(state.dump(wf, args.output))
     elif args.output == "name":
@@ -67,7 +68,7 @@ def _selected(store: Store, args: argparse.Namespace, *, with_nodes: bool) -> li
             continue
         if getattr(args, "completed", False) and phase not in COMPLETED_PHASES:
             continue
-        result.append(wf)
+        result.append(continuation.noted(store, wf))
     return result
 
 

@@ -45,7 +45,8 @@ def run(wf: models.Workflow, *, store: Any, home: Path, on_update: Callable[[dic
         plan: Callable[[str, list[str]], None] | None = None, preset: dict[str, Any] | None = None,
         preset_outputs: dict[str, Any] | None = None,
         on_pod: Callable[[A.StartPod, dict[str, Any], dict[str, Any]], None] | None = None,
-        on_start: Callable[[Runner], None] | None = None) -> models.Workflow:
+        on_start: Callable[[Runner], None] | None = None, journal: bool = False,
+        resume: bool = False) -> models.Workflow:
     """Run a Workflow to its end; returns the final Workflow dict (also saved in `store`).
 
     With `dry_run`, no process starts: each step "succeeds" at once with the outputs that
@@ -54,12 +55,13 @@ def run(wf: models.Workflow, *, store: Any, home: Path, on_update: Callable[[dic
     (retry, see engine/rerun.py). `on_pod(action, node, spec)` is told of each step a dry run
     pretends to run, with its node and the workflow's effective spec (`tiphys pods`).
     `on_start(runner)`: called on the run's loop before it begins (`tiphys run` installs its
-    signal handlers there)."""
+    signal handlers there). `journal`/`resume`: as for `Runner` (crash-safe; continue from the
+    journal)."""
     if executor is None and not dry_run:
         from tiphys.executors.local import LocalExecutor
         executor = LocalExecutor()
     runner = Runner(wf, store=store, home=Path(home), on_update=on_update, dry_run=dry_run, executor=executor,
-                    preset=preset, preset_outputs=preset_outputs)
+                    preset=preset, preset_outputs=preset_outputs, journal=journal, resume=resume)
     runner.mocks, runner.plan, runner.on_pod = mocks or {}, plan, on_pod
 
     async def main() -> models.Workflow:
