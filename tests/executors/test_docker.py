@@ -68,7 +68,8 @@ def test_limits_user_mounts_and_labels(tmp_path):
     assert [(m["Target"], m["Type"]) for m in hc["Mounts"]] == [("/mem", "tmpfs")]
     assert a["labels"] == {"tiphys.step": s.key, "tiphys.workflow": "default/wf", "tiphys.pid": str(os.getpid()),
                            "tiphys.host": socket.gethostname(),
-                           "workflows.argoproj.io/workflow": "default/wf", "tiphys.podgc": podgc.to_label(PodGC())}
+                           "workflows.argoproj.io/workflow": "default/wf", "tiphys.podgc": podgc.to_label(PodGC()),
+                           "tiphys.workdir": str(s.workdir.absolute())}
     labelled = _args(spec(tmp_path, labels=(("team", "ml"), ("tiphys.pid", "forged")),
                           pod_gc=PodGC("OnPodSuccess", 5.0)), {})["labels"]
     assert labelled["team"] == "ml" and labelled["tiphys.pid"] == str(os.getpid())

@@ -26,7 +26,8 @@ One step is one container, as one Argo step is one pod's `main` container:
 - Network: the host's (`network_mode="host"`), like the host executor and like an Argo
   pod, which has network. A private bridge costs about 200 ms more per step here
   (netavark); `DockerExecutor(network="bridge"|"none")` picks another mode.
-- Removing the containers (podGC, leftovers of dead processes, deleted workflows): reaper.py.
+- Removing the containers (podGC, leftovers of dead processes, deleted workflows): reaper.py;
+  re-attaching to one after the Tiphys process that started it died: docker_attach.py.
 - volumeMounts: a missing host source is an Error (the engine would create it; the other
   executors cannot), as `steps._pod_fields` creates what Kubernetes' hostPath types create.
 - Images are never pulled: a missing image is an Error naming it (see scripts/images).
@@ -47,10 +48,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from tiphys.executors import exits, podgc, podman, reaper, retryloop
+from tiphys.executors.exits import kernel_oom
 from tiphys.executors.base import StepResult, StepSpec
 from tiphys.executors.handles import _DoneHandle
 from tiphys.executors.reaper import (HOST, LABEL_ARGO_WORKFLOW, LABEL_HOST, LABEL_OWNER, LABEL_PODGC,
-                                     LABEL_STEP, LABEL_WORKFLOW, LABEL_WORKFLOW_UID, _explain)
+                                     LABEL_STEP, LABEL_WORKDIR, LABEL_WORKFLOW, LABEL_WORKFLOW_UID, _explain)
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +241,11 @@ class DockerExecutor:
             reaper.release(spec.workflow)
         return handle
 
+    async def attach(self, spec: StepSpec, ident: dict[str, Any]):
+        """Re-attach to the container of a step a Tiphys process that ended started."""
+        from tiphys.executors import docker_attach
+        return await docker_attach.attach(self, spec, ident)
+
     def create_args(self, spec: StepSpec, config: dict[str, Any]) -> dict[str, Any]:
         """The create_container arguments for `spec` (pure apart from the SDK's types)."""
         docker = _docker()
@@ -284,7 +291,7 @@ class DockerExecutor:
             user = f"0:{spec.run_as_group}"
         labels = dict(spec.labels)
         labels.update({LABEL_STEP: spec.key, LABEL_OWNER: str(os.getpid()), LABEL_HOST: HOST,
-                       LABEL_PODGC: podgc.to_label(spec.pod_gc)})
+                       LABEL_PODGC: podgc.to_label(spec.pod_gc), LABEL_WORKDIR: str(Path(spec.workdir).absolute())})
         if spec.workflow:
             labels[LABEL_WORKFLOW] = labels[LABEL_ARGO_WORKFLOW] = spec.workflow
         if spec.workflow_uid:
@@ -344,30 +351,6 @@ def _tar_inputs(spec: StepSpec, cwd: str) -> bytes | None:
     return buf.getvalue()
 
 
-def kernel_oom(container_id: str) -> bool:
-    """Did the kernel log an OOM kill in this container's memory cgroup (/dev/kmsg)?"""
-    try:
-        fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
-    except OSError:
-        return False
-    try:
-        while True:
-            try:
-                record = os.read(fd, 8192)
-            except BlockingIOError:
-                return False
-            except BrokenPipeError:          # overwritten while reading: go on
-                continue
-            except OSError:
-                return False
-            if not record:
-                return False
-            if b"oom-kill:" in record and container_id.encode() in record:
-                return True
-    finally:
-        os.close(fd)
-
-
 class _Run:
     """One step's container: launch, follow, finish (outputs, OOM, removal)."""
 
@@ -406,8 +389,14 @@ class _Run:
             await self.discard()
             return _DoneHandle(StepResult(exit_code=code, stdout=self.stdout, stderr=self.stderr,
                                           outputs={p: None for p in spec.output_paths}))
+        return self.follow()
+
+    def follow(self) -> DockerHandle:
+        """Wait for the started container `cid` (one this process started, or one it
+        re-attaches to: docker_attach.py) in a thread; the handle of the step."""
+        loop = asyncio.get_running_loop()
         done: asyncio.Future = loop.create_future()
-        threading.Thread(target=self._wait, args=(loop, done), daemon=True, name=f"tiphys-docker-{spec.key}").start()
+        threading.Thread(target=self._wait, args=(loop, done), daemon=True, name=f"tiphys-docker-{self.spec.key}").start()
         # a step still running after STREAM_AFTER has its output streamed live into its files;
         # a quick one (most) has it read once after it exits: no attach on the critical path
         self.streamer = loop.call_later(STREAM_AFTER, self._stream_later, done)
@@ -527,6 +516,7 @@ class DockerHandle:
         self._done = done
         self._stopped = False
         self._task = asyncio.ensure_future(self._finish())
+        self.identity: dict[str, Any] = {"container": run.cid}   # journaled: whoever resumes re-attaches
 
     @property
     def container_id(self) -> str:

@@ -16,6 +16,7 @@ tried again first when it is the engine's own hiccup (`transient`).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from typing import Any
@@ -119,3 +120,27 @@ def shell_code(reason: str) -> int | None:
 def exec_target(message: str, fallback: str) -> str:
     m = re.search(r'exec: "?([^":]+)"?:', message)
     return m.group(1) if m else fallback
+
+
+def kernel_oom(container_id: str) -> bool:
+    """Did the kernel log an OOM kill in this container's memory cgroup (/dev/kmsg)?"""
+    try:
+        fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        while True:
+            try:
+                record = os.read(fd, 8192)
+            except BlockingIOError:
+                return False
+            except BrokenPipeError:          # overwritten while reading: go on
+                continue
+            except OSError:
+                return False
+            if not record:
+                return False
+            if b"oom-kill:" in record and container_id.encode() in record:
+                return True
+    finally:
+        os.close(fd)

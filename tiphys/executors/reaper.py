@@ -9,8 +9,8 @@ podGC is set, see podgc.py for why), or when the workflow is deleted (`forget_wo
 always in the background, off the step's critical path (`flush()`/`close()` wait).
 When an executor first connects it removes the step containers left by a Tiphys process
 of this machine that died (or by this one, for a workflow no longer running here), except
-exited ones their podGC keeps; one still running is killed (its step was lost with its
-process: the workflow's next controller has it in Error and retries it where allowed).
+exited ones their podGC keeps and those a journal will re-attach to (`awaited`: their step
+folder is still there); one still running that nobody will collect is killed.
 
 `Reaper` does the background removals of one executor; `sweep` the removal of leftovers;
 `forget_workflow` that of a deleted workflow's containers. docker.py creates them.
@@ -37,6 +37,7 @@ LABEL_HOST = "tiphys.host"              # the machine of the owning process
 LABEL_WORKFLOW_UID = "tiphys.workflow-uid"  # the run (metadata.uid): names repeat across homes
 HOST = socket.gethostname()
 LABEL_PODGC = "tiphys.podgc"            # the workflow's podGC (podgc.to_label), for whoever sweeps
+LABEL_WORKDIR = "tiphys.workdir"        # the step's folder: while it is there, a journal will collect the step
 LABEL_ARGO_WORKFLOW = "workflows.argoproj.io/workflow"   # as on Argo's pods
 _running: dict[str, int] = {}     # workflow label -> steps of it running in this process
 
@@ -150,9 +151,10 @@ def sweep(ctl) -> list[str]:
         if owner == str(os.getpid()):
             if state in ("running", "paused", "restarting") or _running.get(labels.get(LABEL_WORKFLOW, "")):
                 continue
+        elif awaited(labels):
+            continue                  # a pod outlives its controller: the next one re-attaches to it
         elif state in ("running", "paused", "restarting"):
-            # its process died mid-step: the workflow's next controller has the step as lost
-            # (Error, retried where allowed); this copy must not go on running beside it
+            # its process died mid-step and nobody will collect it (its step folder is gone)
             log.warning("killing step container %s of Tiphys process %s, which is gone", c["Id"][:12], owner)
         else:
             gc = podgc.from_label(labels.get(LABEL_PODGC))
@@ -164,6 +166,14 @@ def sweep(ctl) -> list[str]:
     if removed:
         log.info("removed %d leftover step container(s) of Tiphys processes that ended", len(removed))
     return removed
+
+
+def awaited(labels: dict[str, Any]) -> bool:
+    """Whether the step of a container whose Tiphys process is gone will be collected: its
+    step folder is there (the runtime removes it only once the step's end is journaled, so a
+    run resuming the journal re-attaches to the container: docker_attach.py)."""
+    folder = str(labels.get(LABEL_WORKDIR) or "")
+    return bool(folder) and os.path.isdir(folder)
 
 
 def _exit_code(listed: dict[str, Any]) -> int | None:

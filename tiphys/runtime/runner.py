@@ -312,7 +312,7 @@ class Runner:
         loop = asyncio.get_running_loop()
         for nid, (action, ident) in state.running.items():
             folder = state.folders.get(nid) or self._workdir(nid)
-            ident = ident or self._left_identity(folder)
+            ident = ident or self._left_identity(folder) or self._container_of(action)
             if ident is None and self._never_spawned(action, folder):
                 self._apply([action])      # the controller died before its process was started
                 continue
@@ -344,6 +344,15 @@ class Runner:
         if pick is not None and pick(str(body.get("image", ""))) not in ("host", "sandbox"):
             return False
         return not any((d / detached.STATUS).exists() for d in (workdir, workdir / steps.PRIVATE))
+
+    def _container_of(self, action: A.StartPod) -> dict[str, Any] | None:
+        """A docker step with no journaled identity (the controller died while creating its
+        container): the executor looks for its container by its labels, starts it if none."""
+        pick = getattr(self.executor, "pick", None)
+        body = action.template.get("container") or action.template.get("script") or {}
+        if self.dry_run or pick is None or pick(str(body.get("image", ""))) != "docker":
+            return None
+        return {"executor": "docker"}
 
     @staticmethod
     def _left_identity(workdir: Path) -> dict[str, Any] | None:
