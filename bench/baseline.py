@@ -6,7 +6,9 @@ It parses the workload with PyYAML, walks its templates (DAG `depends`, `withSeq
 `withParam`, `{{...}}` parameters and `outputs.result`, `spec.parallelism`) and launches
 the very same argv as Tiphys, with the same concurrency. CONTEXT.json (written by
 `bench.sandbox.write_context`, which takes everything from tiphys' LocalExecutor) says
-whether to sandbox and holds the exact bubblewrap flags and step environment.
+whether to sandbox and holds the exact bubblewrap flags and step environment; with
+`"sandbox": "minimal"` each step runs in the minimal bubblewrap of MINIMAL_BWRAP instead (the
+floor of issue 11: what any sandboxed step costs, without Tiphys' per-step root folder).
 
 Deliberately stdlib + PyYAML only (no tiphys import): its startup cost is that of "a
 Python script that parses the file with PyYAML and runs the step".
@@ -25,6 +27,9 @@ import tempfile
 import yaml
 
 HOSTNAME_PLACEHOLDER = "\x00hostname\x00"
+# the floor of issue 11: the least a sandboxed step can cost (no per-step root, no env file)
+MINIMAL_BWRAP = ["--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev",
+                 "--proc", "/proc", "--tmpfs", "/tmp"]
 _VAR = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 
 
@@ -63,7 +68,9 @@ class Baseline:
         self.ctx = ctx
         par = self.spec.get("parallelism")
         self.sem = asyncio.Semaphore(int(par) if par else 1 << 30)
-        self.tmp = tempfile.mkdtemp(prefix="tiphys-bench-baseline-")
+        # the minimal sandbox has its own /tmp: the steps' scripts live where it shows them
+        self.tmp = tempfile.mkdtemp(prefix="tiphys-bench-baseline-",
+                                    dir="/var/tmp" if ctx["sandbox"] == "minimal" else None)
         self.counter = itertools.count()
         self.log = open(log_argv, "w") if log_argv else None
         self.wf_params = {p["name"]: str(p.get("value", ""))
@@ -146,7 +153,17 @@ class Baseline:
             d = os.path.join(self.tmp, str(n))
             os.mkdir(d)
             ctx = self.ctx
-            if ctx["sandbox"]:
+            if ctx["sandbox"] == "minimal":
+                if source is not None:
+                    script = os.path.join(d, "script")
+                    with open(script, "w") as f:
+                        f.write(source)
+                    os.chmod(script, 0o755)
+                    argv = [*argv, script]
+                r = w = env_fd = None
+                full = [ctx["bwrap"], *MINIMAL_BWRAP, "--chdir", d, "--", *argv]
+                kw = dict(cwd=d, env=dict(ctx["env"]))
+            elif ctx["sandbox"]:
                 root = os.path.join(d, "root")
                 os.mkdir(root)
                 if source is not None:

@@ -32,7 +32,7 @@ MB = 1024 * 1024
 @dataclass
 class Variant:
     label: str
-    kind: str          # "tiphys" | "sandbox" | "nosandbox"
+    kind: str          # "tiphys" | "sandbox" | "nosandbox" | "minimal"
     file: str          # workload file name
     dry_run: bool = False
     timeout: float = 1800.0
@@ -51,14 +51,17 @@ class Workload:
 def _standard(name: str, targets: list[tuple[str, str, float]]) -> Workload:
     f = f"{name}.yaml"
     return Workload(name, f, [Variant("tiphys", "tiphys", f), Variant("baseline-sandbox", "sandbox", f),
-                              Variant("baseline-nosandbox", "nosandbox", f)], targets)
+                              Variant("baseline-nosandbox", "nosandbox", f),
+                              Variant("floor-minimal-bwrap", "minimal", f)], targets)
 
 
 def workloads(dry_timeout: float) -> dict[str, Workload]:
     ws = [
         _standard("w1-hello", [("tiphys/baseline <= 4", "ratio", 4.0)]),
-        _standard("w2-chain-100", [("tiphys/baseline <= 1.3", "ratio", 1.3)]),
-        _standard("w3-fanout-1000", [("tiphys/baseline <= 1.3", "ratio", 1.3)]),
+        _standard("w2-chain-100", [("tiphys/baseline <= 1.3", "ratio", 1.3),
+                                   ("tiphys/minimal-bwrap floor <= 1.3", "floor", 1.3)]),
+        _standard("w3-fanout-1000", [("tiphys/baseline <= 1.3", "ratio", 1.3),
+                                     ("tiphys/minimal-bwrap floor <= 1.3", "floor", 1.3)]),
         _standard("w4-diamond-params", []),
         _standard("w5-wide-10000", [("tiphys/baseline <= 1.3", "ratio", 1.3),
                                     ("peak <= 300 MB", "peak_mb", 300)]),
@@ -91,6 +94,11 @@ class Bench:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def context(self, kind: str) -> Path:
+        if kind == "minimal" and kind not in self.contexts:
+            from bench import sandbox
+            path = self.tmp / "context-minimal.json"
+            path.write_text(json.dumps(sandbox.minimal_context()))
+            self.contexts[kind] = path
         if kind not in self.contexts:
             from bench import sandbox
             ex = sandbox.make_executor(kind == "sandbox")
@@ -202,6 +210,8 @@ def ratios(w: Workload, vs: dict) -> dict:
     if "tiphys" in vs:
         out["tiphys/baseline-sandbox"] = t / sb if t and sb else None
         out["tiphys/baseline-nosandbox"] = t / nsb if t and nsb else None
+        floor = med("floor-minimal-bwrap")
+        out["tiphys/floor-minimal-bwrap"] = t / floor if t and floor else None
     big, small = med("tiphys --dry-run 100000"), med("tiphys --dry-run 10000")
     if "tiphys --dry-run 100000" in vs:
         out["dry-run 100k/10k"] = big / small if big and small else None
@@ -214,6 +224,8 @@ def targets(w: Workload, vs: dict, rs: dict) -> list[dict]:
     for name, kind, limit in w.targets:
         if kind == "ratio":
             value = rs.get("tiphys/baseline-sandbox")
+        elif kind == "floor":
+            value = rs.get("tiphys/floor-minimal-bwrap")
         elif kind == "linear":
             value = rs.get("dry-run 100k/10k")
         elif kind == "seconds":
@@ -256,7 +268,8 @@ def table(report: dict) -> None:
         for label, v in w["variants"].items():
             if label == "tiphys":
                 ratio = (f"{_f(w['ratios'].get('tiphys/baseline-sandbox'), '{:.2f}')} (sandbox) / "
-                         f"{_f(w['ratios'].get('tiphys/baseline-nosandbox'), '{:.2f}')} (no sandbox)")
+                         f"{_f(w['ratios'].get('tiphys/baseline-nosandbox'), '{:.2f}')} (no sandbox) / "
+                         f"{_f(w['ratios'].get('tiphys/floor-minimal-bwrap'), '{:.2f}')} (floor)")
             elif label == "tiphys --dry-run 100000":
                 ratio = f"{_f(w['ratios'].get('dry-run 100k/10k'), '{:.2f}')} (100k/10k)"
             else:
