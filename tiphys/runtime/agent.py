@@ -13,9 +13,8 @@ import asyncio
 import errno
 import socket
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 
 from tiphys.artifacts.local import LocalRepository
 from tiphys.engine import actions as A
@@ -23,6 +22,9 @@ from tiphys.engine import agent
 from tiphys.errors import TiphysError
 from tiphys.runtime import steps
 from tiphys.spec.lintvalues import ARTIFACT_LOCATIONS
+
+if TYPE_CHECKING:
+    import httpx   # imported where a request is made: a tenth of a second of every run's start-up
 
 
 def is_agent_step(action: A.StartPod) -> bool:
@@ -68,6 +70,7 @@ async def request(spec: dict[str, Any], secrets: Any) -> dict[str, Any]:
         return {"error": str(exc)}
     masks = steps.mask_list(hidden)
     timeout = spec.get("timeoutSeconds")
+    import httpx
     try:
         async with httpx.AsyncClient(verify=not _true(spec.get("insecureSkipVerify")), follow_redirects=True,
                                      timeout=None) as client:
@@ -115,6 +118,7 @@ def _headers(spec: dict[str, Any], secrets: Any) -> tuple[list[tuple[str, str]],
 
 def _transport(url: str, exc: BaseException) -> str:
     """The error as Go words it where the cause is known (refused, unknown host), else httpx's."""
+    import httpx
     cause: BaseException | None = exc
     while cause is not None and not (isinstance(cause, OSError) and cause.errno is not None):
         cause = cause.__cause__ or cause.__context__   # httpx: "All connection attempts failed"

@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 
 from tiphys.engine import actions as A
 
@@ -56,6 +55,7 @@ async def _check(probe: dict[str, Any], body: dict[str, Any], ip: str, timeout: 
         host = str(get.get("host") or ip)
         path = str(get.get("path") or "/")
         headers = {str(h.get("name")): str(h.get("value")) for h in get.get("httpHeaders") or [] if isinstance(h, dict)}
+        import httpx   # here: a tenth of a second of start-up that runs without daemons do not pay
         try:
             async with httpx.AsyncClient(verify=False, timeout=timeout) as client:
                 response = await client.get(f"{scheme}://{host}:{port}{path}", headers=headers)

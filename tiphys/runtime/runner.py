@@ -97,6 +97,7 @@ class Runner:
         self.save_cost = 0.0
         self.pending_logs: list[tuple[str, str, str, str, str]] = []
         self.pending_cleanup: list[Path] = []
+        self.cleaning: list[Any] = []       # step folders being removed in the background
         self.ended: dict[str, tuple[tuple[str, str, str, str, str], Path]] = {}   # step ends not yet journaled
         self.mocks: dict[str, dict[str, Any]] = {}
         self.plan: Callable[[str, list[str]], None] | None = None
@@ -230,6 +231,9 @@ class Runner:
                     await asyncio.to_thread(done, meta["name"], self.pod_gc, phase, str(meta.get("uid") or ""))
                 except Exception:  # noqa: BLE001 - a container left behind must not fail the run
                     log.exception("removing the containers of %s", meta["name"])
+        if self.cleaning:
+            await asyncio.gather(*(asyncio.wrap_future(f) for f in self.cleaning))
+            self.cleaning.clear()
         return self.wf
 
     async def _next_batch(self) -> list[A.Event] | None:
@@ -674,8 +678,10 @@ class Runner:
         for entry in self.pending_logs:
             self.store.save_logs(*entry)
         self.pending_logs.clear()
+        if self.pending_cleanup:
+            self.cleaning = [f for f in self.cleaning if not f.done()]
         for workdir in self.pending_cleanup:
-            steps.cleanup(workdir)
+            self.cleaning.append(steps.cleanup_later(workdir))
         self.pending_cleanup.clear()
         self.store.save_workflow(self.wf)
         self.last_save = time.monotonic()
