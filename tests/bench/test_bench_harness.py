@@ -33,13 +33,13 @@ def test_quick_bench_writes_positive_numbers_for_every_quick_workload(tmp_path):
     assert sorted(report["workloads"]) == sorted(QUICK)
     for name in QUICK:
         w = report["workloads"][name]
-        assert set(w["variants"]) == {"tiphys", "baseline-sandbox", "baseline-nosandbox"}, name
+        assert set(w["variants"]) == {"tiphys", "baseline-sandbox", "baseline-nosandbox", "floor-minimal-bwrap"}, name
         for label, v in w["variants"].items():
             assert v["error"] is None, (name, label, v["error"])
             assert v["runs"] == 1, (name, label)
             for key in ("median_s", "min_s", "max_s", "peak_mb_max"):
                 assert v[key] is not None and v[key] > 0, (name, label, key, v[key])
-        for key in ("tiphys/baseline-sandbox", "tiphys/baseline-nosandbox"):
+        for key in ("tiphys/baseline-sandbox", "tiphys/baseline-nosandbox", "tiphys/floor-minimal-bwrap"):
             assert w["ratios"][key] > 0, (name, key)
         for t in w["targets"]:
             assert t["met"] in (True, False), t      # evaluated, whatever the outcome

@@ -169,8 +169,10 @@ class Chosen:
         name = self.pick(spec.image)
         self.ran[spec.key] = name
         handle = await self.backend(name).start(spec)
-        if getattr(handle, "identity", None) is not None:
-            handle.identity = {**handle.identity, "executor": name}
+        try:
+            handle.executor_name = name      # recorded with its identity: who re-attaches to it
+        except AttributeError:               # a handle that takes no attribute cannot be re-attached to
+            pass
         return handle
 
     async def attach(self, spec: StepSpec, ident: dict[str, Any]) -> StepHandle:

@@ -85,9 +85,21 @@ class LocalHandle:
         self._run = run
         self._stopped = False
         self._adopted = adopted
-        # journaled by the runner; step.json (written before the spawn) leads to it otherwise
-        self.identity: dict[str, Any] = detached.identity(proc.pid, run=run.to_json())
+        self._identity: dict[str, Any] | None = None
         self._task = asyncio.ensure_future(self._finish())
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """Journaled by the runner (step.json, written before the spawn, leads to the process
+        otherwise). Read when first asked, which the runner does in a worker thread: reading
+        /proc/PID/stat while the child is still in exec waits for the exec (about 1 ms)."""
+        if self._identity is None:
+            self._identity = detached.identity(self._proc.pid, run=self._run.to_json())
+        return self._identity
+
+    @identity.setter
+    def identity(self, value: dict[str, Any]) -> None:
+        self._identity = value
 
     @classmethod
     def from_identity(cls, spec: StepSpec, ident: dict[str, Any]) -> LocalHandle:

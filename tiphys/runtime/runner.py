@@ -63,6 +63,7 @@ def run(wf: models.Workflow, *, store: Any, home: Path, on_update: Callable[[dic
     runner = Runner(wf, store=store, home=Path(home), on_update=on_update, dry_run=dry_run, executor=executor,
                     preset=preset, preset_outputs=preset_outputs, journal=journal, resume=resume)
     runner.mocks, runner.plan, runner.on_pod = mocks or {}, plan, on_pod
+    runner.inline_io = True
 
     async def main() -> models.Workflow:
         if on_start is not None:
@@ -109,6 +110,7 @@ class Runner:
         self.stop_message = ""
         self.dry_daemons: set[str] = set()
         self.acks: list[asyncio.Future[None]] = []   # `send`s waiting for their events to be handled
+        self.inline_io = False     # store writes and artifact-free step I/O on the loop (`run`: one workflow)
         self.locks: LockManager | None = None        # a controller shares one between its runners
         self.lock_tasks: dict[str, asyncio.Task[None]] = {}
         self.starting: dict[str, asyncio.Task[None]] = {}   # node id -> the task running its step
@@ -200,8 +202,8 @@ class Runner:
                 break
             acks, self.acks = self.acks, []    # sent before this batch was taken: in it
             now = time.time()
-            if self.journal:   # write-ahead; in a worker thread, so other runs go on meanwhile
-                await asyncio.to_thread(self._write_journal, batch, now)
+            if self.journal:   # write-ahead; in a worker thread (unless inline_io), so other runs go on meanwhile
+                await self._io(self._write_journal, batch, now)
             began = time.perf_counter()
             actions = engine.handle(batch, now)
             for ev in batch:
@@ -327,6 +329,12 @@ class Runner:
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
         return state.engine
+
+    def _light(self, action: A.StartPod) -> bool:
+        """Whether a step's setup and collection are quick enough for the loop itself (inline_io,
+        and no artifact to download or upload)."""
+        return self.inline_io and not action.inputs and not action.artifacts \
+            and not self.repo.archive_logs(action.template)
 
     def _workdir(self, node_id: str) -> Path:
         return self.home / "logs" / self.wf["metadata"]["name"] / node_id
@@ -532,7 +540,8 @@ class Runner:
         side = sidecars.Sidecars([], 0.0)
         for attempt in range(SETUP_TRIES):
             try:
-                spec = await asyncio.to_thread(build, action, workdir)   # input artifacts may be large downloads
+                # input artifacts may be large downloads: in a thread
+                spec = build(action, workdir) if self._light(action) else await asyncio.to_thread(build, action, workdir)
                 if action.template.get("sidecars") and not side.handles:
                     side = sidecars.Sidecars.of(action, workdir, build)
                     await side.start(self.executor)
@@ -540,8 +549,8 @@ class Runner:
                     handle = await self.executor.attach(spec, ident)   # type: ignore[attr-defined]
                 else:
                     handle = await self.executor.start(spec)
-                    if self.journal and getattr(handle, "identity", None) is not None:
-                        await self._journal(action.node_id, {"p": action.node_id, "id": handle.identity})
+                    if self.journal:
+                        await asyncio.to_thread(self._journal_identity, action.node_id, handle)
             except (TiphysError, OSError) as exc:
                 await side.stop()
                 message = str(exc) if isinstance(exc, TiphysError) else f"could not start step: {exc}"
@@ -576,8 +585,9 @@ class Runner:
             break
         failure = await side.stop()
         out, err = steps.read_logs(result)
-        event = await asyncio.to_thread(steps.collect, action, result, self.repo, self.prefix,
-                                        action.node_id in self.deadlines, out, err)   # uploads
+        collect_args = (action, result, self.repo, self.prefix, action.node_id in self.deadlines, out, err)
+        event = steps.collect(*collect_args) if self._light(action) \
+            else await asyncio.to_thread(steps.collect, *collect_args)   # uploads
         if failure:
             event = dataclasses.replace(event, container_failure=failure)
         for name, side_result in side.results:
@@ -600,7 +610,24 @@ class Runner:
 
     async def _journal(self, node_id: str, entry: dict[str, Any]) -> None:
         meta = self.wf["metadata"]
-        await asyncio.to_thread(self.store.append_journal, meta["namespace"], meta["name"], [journal.dumps(entry)])
+        await self._io(self.store.append_journal, meta["namespace"], meta["name"], [journal.dumps(entry)])
+
+    def _journal_identity(self, node_id: str, handle: Any) -> None:
+        """Journal the identity of a step's process (in a worker thread: it may read /proc)."""
+        ident = getattr(handle, "identity", None)
+        if ident is None:
+            return
+        name = getattr(handle, "executor_name", None)
+        meta = self.wf["metadata"]
+        self.store.append_journal(meta["namespace"], meta["name"], [journal.dumps(
+            {"p": node_id, "id": {**ident, **({"executor": name} if name else {})}})])
+
+    async def _io(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """A short store write: inline for a lone `tiphys run` (`inline_io`: cheaper than the
+        hop to a worker thread on its critical path), else in a thread (other runs go on)."""
+        if self.inline_io:
+            return fn(*args)
+        return await asyncio.to_thread(fn, *args)
 
     async def _agent_step(self, action: A.StartPod) -> None:
         """An http or data step: done here, in the controller (runtime/agent.py); stopped and
