@@ -61,6 +61,10 @@ def substitute(text: str, scope: dict[str, str]) -> str:
     return _VAR.sub(one, str(text))
 
 
+class SetupRace(RuntimeError):
+    """bwrap could not set the sandbox up (a host mount changed under it)."""
+
+
 class Baseline:
     def __init__(self, wf: dict, ctx: dict, log_argv: str | None = None):
         self.spec = wf["spec"]
@@ -148,6 +152,17 @@ class Baseline:
         return ""
 
     async def process(self, argv: list[str], source: str | None) -> str:
+        for attempt in range(3):
+            try:
+                return await self.process_once(argv, source)
+            except SetupRace:
+                # a mount of another program vanished while bwrap copied the host's mounts: the
+                # step never ran; Tiphys starts such a step again too (runtime/steps.setup_race)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def process_once(self, argv: list[str], source: str | None) -> str:
         async with self.sem:
             n = next(self.counter)
             d = os.path.join(self.tmp, str(n))
@@ -206,6 +221,8 @@ class Baseline:
             if rc != 0:
                 with open(os.path.join(d, "stderr"), "rb") as f:
                     tail = f.read()[-2000:].decode(errors="replace")
+                if tail.startswith("bwrap: Can't"):
+                    raise SetupRace(tail)
                 raise RuntimeError(f"baseline: {argv} exited with {rc}: {tail}")
             with open(out_path, "rb") as f:
                 return f.read().decode(errors="replace").rstrip("\n")

@@ -29,7 +29,8 @@ from tiphys.errors import TiphysError
 from tiphys.executors import detached, podgc
 from tiphys.executors.base import Executor
 from tiphys.spec import models
-from tiphys.runtime import admission, agent, artifacts, containerset, daemons, journal, memocache, resources, sidecars, steps
+from tiphys.runtime import (admission, agent, artifacts, containerset, daemons, journal, journalbatch, memocache,
+                            resources, sidecars, steps)
 from tiphys.runtime.locks import LockManager
 
 log = logging.getLogger("tiphys.runtime")
@@ -110,7 +111,8 @@ class Runner:
         self.stop_message = ""
         self.dry_daemons: set[str] = set()
         self.acks: list[asyncio.Future[None]] = []   # `send`s waiting for their events to be handled
-        self.inline_io = False     # store writes and artifact-free step I/O on the loop (`run`: one workflow)
+        self.inline_io = False     # journal writes and artifact-free step I/O on the loop (`run`: one workflow)
+        self.batcher: journalbatch.Batcher | None = None
         self.locks: LockManager | None = None        # a controller shares one between its runners
         self.lock_tasks: dict[str, asyncio.Task[None]] = {}
         self.starting: dict[str, asyncio.Task[None]] = {}   # node id -> the task running its step
@@ -203,7 +205,7 @@ class Runner:
             acks, self.acks = self.acks, []    # sent before this batch was taken: in it
             now = time.time()
             if self.journal:   # write-ahead; in a worker thread (unless inline_io), so other runs go on meanwhile
-                await self._io(self._write_journal, batch, now)
+                await self._journal_batch().append(journal.dumps({"t": now, "ev": journal.encode(batch)}))
             began = time.perf_counter()
             actions = engine.handle(batch, now)
             for ev in batch:
@@ -371,10 +373,6 @@ class Runner:
         """The identity a step's process left in its folder (the controller may have died
         between starting it and journaling it); cleared before each start, so never an older one's."""
         return detached.load_identity(workdir) or detached.load_identity(workdir / steps.PRIVATE)
-
-    def _write_journal(self, batch: list[A.Event], now: float) -> None:
-        meta = self.wf["metadata"]
-        self.store.append_journal(meta["namespace"], meta["name"], [journal.dumps({"t": now, "ev": journal.encode(batch)})])
 
     # ------------------------------------------------------------- actions
     def _apply(self, actions: list[A.Action]) -> None:
@@ -609,8 +607,15 @@ class Runner:
             await self._journal(node_id, {"s": node_id, **({"w": str(workdir)} if workdir else {})})
 
     async def _journal(self, node_id: str, entry: dict[str, Any]) -> None:
-        meta = self.wf["metadata"]
-        await self._io(self.store.append_journal, meta["namespace"], meta["name"], [journal.dumps(entry)])
+        await self._journal_batch().append(journal.dumps(entry))
+
+    def _journal_batch(self) -> journalbatch.Batcher:
+        if self.batcher is None:
+            meta = self.wf["metadata"]
+            self.batcher = journalbatch.Batcher(
+                lambda entries: self.store.append_journal(meta["namespace"], meta["name"], entries),
+                inline=self.inline_io)
+        return self.batcher
 
     def _journal_identity(self, node_id: str, handle: Any) -> None:
         """Journal the identity of a step's process (in a worker thread: it may read /proc)."""
@@ -622,12 +627,6 @@ class Runner:
         self.store.append_journal(meta["namespace"], meta["name"], [journal.dumps(
             {"p": node_id, "id": {**ident, **({"executor": name} if name else {})}})])
 
-    async def _io(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """A short store write: inline for a lone `tiphys run` (`inline_io`: cheaper than the
-        hop to a worker thread on its critical path), else in a thread (other runs go on)."""
-        if self.inline_io:
-            return fn(*args)
-        return await asyncio.to_thread(fn, *args)
 
     async def _agent_step(self, action: A.StartPod) -> None:
         """An http or data step: done here, in the controller (runtime/agent.py); stopped and
