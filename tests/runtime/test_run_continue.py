@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -76,13 +77,16 @@ def _get(home: Path) -> dict:
     return json.loads(r.stdout)
 
 
-@pytest.mark.parametrize("step_ends_first", [True, False], ids=["step-ended-meanwhile", "step-still-running"])
-def test_sigkilled_run_is_continued(tmp_path, step_ends_first):
+@pytest.mark.parametrize("step_ends_first,executor", [(True, "host"), (False, "host"), (True, "docker")],
+                         ids=["step-ended-meanwhile", "step-still-running", "docker-container-ended-meanwhile"])
+def test_sigkilled_run_is_continued(tmp_path, step_ends_first, executor):
+    if executor == "docker" and shutil.which("podman") is None:
+        pytest.skip("podman is not installed")
     hits, port = _counter()
     path = tmp_path / "wf.yaml"
     path.write_text(yaml.safe_dump(_chain(port)))
     home = tmp_path / "home"
-    proc = subprocess.Popen([TIPHYS, "run", str(path), "-o", "json"], stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([TIPHYS, "run", str(path), "-o", "json", "--executor", executor], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=dict(os.environ, TIPHYS_HOME=str(home)))
     try:
         _wait(lambda: "2/start" in hits)
@@ -108,6 +112,7 @@ def test_sigkilled_run_is_continued(tmp_path, step_ends_first):
 
     r = run(home, "run", "--continue", "killed", "-o", "json")
     assert r.returncode == 0, r.stderr
+    assert f"executor {executor}: 2 steps (s2, s3)" in r.stderr    # the killed run's executor, recorded
     final = json.loads(r.stdout)
     assert final["status"]["phase"] == "Succeeded", final["status"]
     pods = _pods(final, "s2")
