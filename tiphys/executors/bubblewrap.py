@@ -30,32 +30,15 @@ DEFAULT_CAPS = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CA
                 "CAP_SYS_CHROOT", "CAP_AUDIT_WRITE", "CAP_SETFCAP")
 
 
-# Container engines' storage: its overlay mounts come and go while steps start, and bwrap's
-# read-only remount of a bind fails (EINVAL) on one that vanishes meanwhile; steps never need it.
-SKIPPED = ("/var/lib/containers", "/var/lib/docker")
-
-
-def _system_binds(host: str) -> list[str]:
-    """Read-only binds offering `host` in the sandbox; a folder holding one of SKIPPED is
-    offered entry by entry, without it."""
-    if os.path.islink(host):
-        return ["--symlink", os.readlink(host), host]
-    if not os.path.isdir(host):
-        return []
-    if not any(s.startswith(host + "/") for s in SKIPPED):
-        return ["--ro-bind", host, host]
-    args: list[str] = []
-    for entry in sorted(os.scandir(host), key=lambda e: e.name):
-        if entry.path not in SKIPPED:
-            args += _system_binds(entry.path)
-    return args
-
-
 def base_args(shim_dir: Path) -> list[str]:
     """The bwrap arguments every step shares (computed once per executor)."""
     args: list[str] = []
     for name in SYSTEM_DIRS:
-        args += _system_binds("/" + name)
+        host = "/" + name
+        if os.path.islink(host):
+            args += ["--symlink", os.readlink(host), host]
+        elif os.path.isdir(host):
+            args += ["--ro-bind", host, host]
     args += ["--dev", "/dev", "--proc", "/proc",
              "--ro-bind", str(shim_dir), SHIM_DIR_IN_SANDBOX,
              "--perms", "1777", "--dir", "/tmp", "--dir", "/root", "--dir", "/run",

@@ -351,5 +351,5 @@ def setup_race(result: StepResult) -> bool:
     """Whether the step's sandbox failed to come up because a host mount changed while bwrap
     was binding it (the step itself never started)."""
     error = result.error or ""
-    return error.startswith("sandbox setup failed") and ("Can't bind mount" in error
-                                                          or "Unable to apply mount flags" in error)
+    return error.startswith("sandbox setup failed") and any(
+        what in error for what in ("Can't bind mount", "Unable to apply mount flags", "Can't remount"))
