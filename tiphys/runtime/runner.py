@@ -29,9 +29,9 @@ from tiphys.errors import TiphysError
 from tiphys.executors import detached, podgc
 from tiphys.executors.base import Executor
 from tiphys.spec import models
-from tiphys.runtime import (admission, agent, artifacts, containerset, daemons, journal, journalbatch, memocache,
-                            resources, sidecars, steps)
-from tiphys.runtime.locks import LockManager
+from tiphys.runtime import (admission, agent, artifacts, containerset, daemons, dryrun, journal, journalbatch,
+                            reattach, resources, sidecars, steps)
+from tiphys.runtime.shared import Shared
 
 log = logging.getLogger("tiphys.runtime")
 SAVE_EVERY = 0.5
@@ -113,8 +113,8 @@ class Runner:
         self.acks: list[asyncio.Future[None]] = []   # `send`s waiting for their events to be handled
         self.inline_io = False     # journal writes and artifact-free step I/O on the loop (`run`: one workflow)
         self.batcher: journalbatch.Batcher | None = None
-        self.locks: LockManager | None = None        # a controller shares one between its runners
-        self.lock_tasks: dict[str, asyncio.Task[None]] = {}
+        # memoize caches and locks, shared with other runs (a controller sets `shared.locks`)
+        self.shared = Shared(store, self.prefix, self.events.put_nowait, self._spawn, dry_run)
         self.starting: dict[str, asyncio.Task[None]] = {}   # node id -> the task running its step
         self.unadmitted: set[str] = set()      # steps waiting for room in their namespace's quota
 
@@ -220,7 +220,7 @@ class Runner:
             self._acknowledge(acks)
         for t in self.timers.values():
             t.cancel()
-        await self._release_all()
+        await self.shared.release_all(keep=self.hold)
         if self.tasks:
             await asyncio.wait(list(self.tasks), timeout=None if self.stop_by is None else STOP_GRACE)
         if not self.dry_run:    # volumeClaimTemplates folders, as Argo's volumeClaimGC deletes the PVCs
@@ -317,19 +317,16 @@ class Runner:
 
         state = journal.replay(self.store.journal(meta["namespace"], meta["name"]), make)
         self._apply(list(state.to_start) + list(state.timers.values()) + list(state.asked))
-        loop = asyncio.get_running_loop()
         for nid, (action, ident) in state.running.items():
             folder = state.folders.get(nid) or self._workdir(nid)
-            ident = ident or self._left_identity(folder) or self._container_of(action)
-            if ident is None and self._never_spawned(action, folder):
+            what, ident = reattach.decide(self.executor, self.dry_run, action, folder, ident)
+            if what == "start":
                 self._apply([action])      # the controller died before its process was started
                 continue
-            if ident is None or self.dry_run or not self._attachable(action):
+            if what == "lost":
                 self.events.put_nowait(A.PodLost(nid, LOST))
                 continue
-            task = loop.create_task(self._pod_or_error(action, ident))   # re-attach: the step outlived us
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self._spawn(self._pod_or_error(action, ident))   # re-attach: the step outlived us
         return state.engine
 
     def _light(self, action: A.StartPod) -> bool:
@@ -340,39 +337,6 @@ class Runner:
 
     def _workdir(self, node_id: str) -> Path:
         return self.home / "logs" / self.wf["metadata"]["name"] / node_id
-
-    def _attachable(self, action: A.StartPod) -> bool:
-        """Whether a step of this kind runs as one detached process an executor can re-attach to
-        (agent, resource and containerSet steps, and pods with sidecars, do not yet)."""
-        t = action.template
-        return not (agent.is_agent_step(action) or "containerSet" in t or "resource" in t or t.get("sidecars")
-                    or getattr(self.executor, "attach", None) is None)
-
-    def _never_spawned(self, action: A.StartPod, workdir: Path) -> bool:
-        """Whether a step journaled as starting surely got no process: its status file, made
-        just before a host or sandbox step's process is spawned, is not there."""
-        if self.dry_run or not self._attachable(action):
-            return False
-        pick = getattr(self.executor, "pick", None)
-        body = action.template.get("container") or action.template.get("script") or {}
-        if pick is not None and pick(str(body.get("image", ""))) not in ("host", "sandbox"):
-            return False
-        return not any((d / detached.STATUS).exists() for d in (workdir, workdir / steps.PRIVATE))
-
-    def _container_of(self, action: A.StartPod) -> dict[str, Any] | None:
-        """A docker step with no journaled identity (the controller died while creating its
-        container): the executor looks for its container by its labels, starts it if none."""
-        pick = getattr(self.executor, "pick", None)
-        body = action.template.get("container") or action.template.get("script") or {}
-        if self.dry_run or pick is None or pick(str(body.get("image", ""))) != "docker":
-            return None
-        return {"executor": "docker"}
-
-    @staticmethod
-    def _left_identity(workdir: Path) -> dict[str, Any] | None:
-        """The identity a step's process left in its folder (the controller may have died
-        between starting it and journaling it); cleared before each start, so never an older one's."""
-        return detached.load_identity(workdir) or detached.load_identity(workdir / steps.PRIVATE)
 
     # ------------------------------------------------------------- actions
     def _apply(self, actions: list[A.Action]) -> None:
@@ -388,11 +352,9 @@ class Runner:
                         continue
                     if self.on_pod is not None:
                         self.on_pod(action, self.wf["status"]["nodes"].get(action.node_id) or {}, self.spec)
-                    self.events.put_nowait(self._pretend(action))
+                    self.events.put_nowait(dryrun.pretend(action, self.mocks, self.plan))
                     continue
-                task = loop.create_task(self._pod_or_error(action))
-                self.tasks.add(task)
-                task.add_done_callback(self.tasks.discard)
+                task = self._spawn(self._pod_or_error(action))
                 self.starting[action.node_id] = task
                 task.add_done_callback(lambda _t, nid=action.node_id: self.starting.pop(nid, None))
             elif isinstance(action, A.StopPod):
@@ -406,11 +368,9 @@ class Runner:
                 elif handle is None:
                     self.stop_on_start.add(action.node_id)  # still starting: stop it once started
                 else:
-                    task = loop.create_task(handle.stop(grace=0.0))
-                    self.tasks.add(task)
-                    task.add_done_callback(self.tasks.discard)
+                    self._spawn(handle.stop(grace=0.0))
             elif isinstance(action, (A.LookupCache, A.SaveCache, A.AcquireLock, A.ReleaseLock)):
-                self._shared(action)
+                self.shared.apply(action)
             elif isinstance(action, A.SetTimer):
                 delay = max(0.0, action.at - time.time())
                 old = self.timers.pop(action.key, None)
@@ -418,65 +378,12 @@ class Runner:
                     old.cancel()
                 self.timers[action.key] = loop.call_later(delay, self.events.put_nowait, A.TimerFired(action.key))
 
-    # ------------------------------------------------------------- memoize caches and locks
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Run `coro` as one of this run's tasks (waited for, or cancelled, at its end)."""
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
-
-    def _shared(self, action: A.LookupCache | A.SaveCache | A.AcquireLock | A.ReleaseLock) -> None:
-        """What other runs share: the cache ConfigMaps and the locks (both in the store)."""
-        if isinstance(action, A.LookupCache):
-            if self.dry_run:
-                self.events.put_nowait(A.CacheResult(action.node_id))
-            else:
-                self._spawn(self._lookup(action))
-        elif isinstance(action, A.SaveCache):
-            if not self.dry_run:
-                self._spawn(self._save_cache(action))
-        elif isinstance(action, A.AcquireLock):
-            if self.dry_run:
-                self.events.put_nowait(A.LockAcquired(action.holder))
-                return
-            if self.locks is None:
-                self.locks = LockManager(self.store)
-            old = self.lock_tasks.pop(action.holder, None)
-            if old is not None:
-                old.cancel()
-            self.lock_tasks[action.holder] = asyncio.get_running_loop().create_task(
-                self.locks.acquire(action, self.prefix, self.events.put_nowait))
-        elif not self.dry_run:
-            task = self.lock_tasks.pop(action.holder, None)
-            if task is not None:
-                task.cancel()
-            if self.locks is not None:
-                self._spawn(self.locks.release(holder=action.holder))
-
-    async def _lookup(self, action: A.LookupCache) -> None:
-        try:
-            entry = await asyncio.to_thread(memocache.load, self.store, action.namespace, action.cache, action.key)
-        except TiphysError as exc:
-            self.events.put_nowait(A.CacheResult(action.node_id, error=str(exc)))
-            return
-        self.events.put_nowait(A.CacheResult(action.node_id, entry))
-
-    async def _save_cache(self, action: A.SaveCache) -> None:
-        try:
-            await asyncio.to_thread(memocache.save, self.store, action.namespace, action.cache, action.key,
-                                    action.node_id, action.outputs)
-        except TiphysError as exc:
-            log.warning("saving memoize cache %s/%s key %s: %s", action.namespace, action.cache, action.key, exc)
-
-    async def _release_all(self) -> None:
-        """The run is over: stop waiting, and free whatever it still holds."""
-        for task in self.lock_tasks.values():
-            task.cancel()
-        self.lock_tasks.clear()
-        if self.locks is not None and not self.hold:
-            try:
-                await self.locks.release(workflow=self.prefix)
-            except TiphysError as exc:
-                log.warning("releasing the locks of %s: %s", self.prefix, exc)
+        return task
 
     async def _pod_or_error(self, action: A.StartPod, ident: dict[str, Any] | None = None) -> None:
         """Run a step (or, with `ident`, re-attach to its process); a fault of Tiphys itself ends
@@ -660,28 +567,11 @@ class Runner:
         child = Runner(wf, store=self.store, home=self.home, on_update=None, dry_run=self.dry_run,
                        executor=self.executor)
         await asyncio.to_thread(self.store.save_workflow, wf)
-        task = asyncio.get_running_loop().create_task(child.main())
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self._spawn(child.main())
 
     def busy(self) -> bool:
         """Whether a step of this run is starting, running or being stopped."""
         return any(not t.done() for t in self.tasks)
-
-    def _pretend(self, action: A.StartPod) -> A.PodExited:
-        if agent.is_agent_step(action):
-            return A.PodExited(action.node_id, None, reply=agent.pretend(
-                action, self.mocks.get(action.template.get("name", ""), {})))
-        body = action.template.get("container") or action.template.get("script") or {}
-        argv = [str(x) for x in (body.get("command") or []) + (body.get("args") or [])]
-        if "script" in action.template:
-            argv.append("/argo/staging/script")
-        if self.plan is not None:
-            self.plan(action.pod_name, argv)
-        mock = self.mocks.get(action.template.get("name", ""), {})
-        return A.PodExited(action.node_id, mock.get("exit_code", 0), mock.get("stdout", ""),
-                           parameters={n: mock.get("parameters", {}).get(n) for n, _ in action.parameter_paths},
-                           containers=containerset.pretend(action, mock.get("exit_code", 0)))
 
     def _deadline(self, node_id: str) -> None:
         handle = self.handles.get(node_id)

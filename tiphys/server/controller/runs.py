@@ -81,7 +81,7 @@ class Runs:
         if self._locks is None:
             from tiphys.runtime.locks import LockManager
             self._locks = LockManager(ctl.store)
-        runner.locks = self._locks          # one queue for every run here: a release wakes the others
+        runner.shared.locks = self._locks          # one queue for every run here: a release wakes the others
         return runner
 
     def _updated(self, key: Key, wf: dict) -> None:
