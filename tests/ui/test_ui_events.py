@@ -45,7 +45,7 @@ def test_cron_and_events_pages(live_server, make_page):
     row = page.locator('.cron-list tr[data-name="ui-cron"]')
     row.wait_for()
     assert "@every 2s" in row.inner_text()
-    page.wait_for_function("document.querySelector('.cron-list tr[data-name=\"ui-cron\"] a') !== null")
+    page.wait_for_function("() => document.querySelector('.cron-list tr[data-name=\"ui-cron\"] a') !== null")
     assert "ui-cron-" in row.locator("a").first.inner_text()
     row.locator("button[data-op=suspend]").click()
     page.locator('.cron-list tr[data-name="ui-cron"] button[data-op=resume]').wait_for()
@@ -56,7 +56,7 @@ def test_cron_and_events_pages(live_server, make_page):
     page.locator(".es-list tbody tr").first.wait_for()
     assert f":{port}/ping" in page.locator(".es-list").inner_text()
     sensor_row = page.locator(".sensor-list tbody tr").first
-    page.wait_for_function("document.querySelector('.sensor-list tbody a') !== null")
+    page.wait_for_function("() => document.querySelector('.sensor-list tbody a') !== null")
     text = sensor_row.inner_text()
     assert "make (argoWorkflow)" in text and "pinged-" in text
     assert not p.foreign_requests()
