@@ -107,4 +107,4 @@ def test_admission_waits_for_room_and_refuses_what_kubernetes_refuses(tmp_path: 
             assert "resources" not in act.template["container"]
 
     asyncio.run(scenario())
-    assert gate.used["argo"]["pods"] == 0
+    assert store.quota_used("argo").get("pods", 0) == 0

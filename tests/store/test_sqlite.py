@@ -66,7 +66,7 @@ def test_version_1_store_is_migrated_keeping_data(tmp_path):
     conn.commit()
     conn.close()
     with Store(path) as s:
-        assert s.schema_version == SCHEMA_VERSION == 4
+        assert s.schema_version == SCHEMA_VERSION == 5
         assert [w["metadata"]["name"] for w in s.list_page(labels={"team": "a"})[0]] == ["w"]
         assert s.get_workflow("w", "argo")["metadata"]["namespace"] == "argo"
         s.append_journal("argo", "w", ["e"])

@@ -6,9 +6,10 @@ A pod refused outright (beyond a LimitRange's max, or not saying a request the q
 ends its node in Error with Kubernetes' `pods "NAME" is forbidden: ...`. A pod beyond a
 quota waits: its node turns Pending with Kubernetes' `exceeded quota` message (the engine's
 PodPending), as Argo keeps it Pending and retries, and runs when running pods of the
-namespace end and free room. Usage is counted over every run of this process sharing the
-store (the runs of one `tiphys server` or controller); separate `tiphys run` processes do not
-see each other's pods.
+namespace end and free room. Usage is kept in the store (store/quota.py), so every process
+sharing it counts the same pods: the runs of one server, controllers on one PostgreSQL,
+separate `tiphys run` processes on one home. A release in this process wakes its waiters at
+once; a release by another process is seen within POLL seconds.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tiphys.errors import TiphysError
 from tiphys.k8s import limits
 
 _shared: dict[int, "Admission"] = {}
+POLL = 1.0     # seconds between tries of a waiting pod (a release elsewhere wakes no one here)
 
 
 class Refused(TiphysError):
@@ -40,7 +42,6 @@ def for_store(store: Any) -> "Admission":
 class Admission:
     def __init__(self, store: Any):
         self.store = store
-        self.used: dict[str, dict[str, float]] = {}      # namespace -> resource -> in use
         self._changed: tuple[Any, asyncio.Event] | None = None
 
     @property
@@ -58,11 +59,14 @@ class Admission:
             return []
 
     @asynccontextmanager
-    async def admitted(self, action: A.StartPod, namespace: str,
-                       waiting: Callable[[str], None]) -> AsyncIterator[A.StartPod]:
+    async def admitted(self, action: A.StartPod, namespace: str, waiting: Callable[[str], None],
+                       workflow: str = "", handed_over: Callable[[], bool] = lambda: False,
+                       ) -> AsyncIterator[A.StartPod]:
         """Hold the pod's share of its namespace's quotas while it runs; yields the action with
         the LimitRange defaults in its template. Raises Refused; calls `waiting(message)` when
-        it has to wait and `waiting("")` once admitted after waiting."""
+        it has to wait and `waiting("")` once admitted after waiting. `workflow` (its name) lets a
+        share left by a killed process go when that workflow ends. Cancelled while `handed_over()`
+        (a controller draining: the step runs on, detached), the share stays with the pod."""
         ranges, quotas = await asyncio.to_thread(lambda: (self._objects("LimitRange", namespace),
                                                           self._objects("ResourceQuota", namespace)))
         if not ranges and not quotas:
@@ -78,24 +82,44 @@ class Admission:
             why = limits.missing(quota, use)
             if why:
                 raise Refused(forbidden + why)
+        if not quotas:
+            yield dataclasses.replace(action, template=tmpl) if tmpl is not action.template else action
+            return
+        share = {key: value or 0.0 for key, value in use.items()}
+
+        def check(used: dict[str, float]) -> str | None:
+            return next((w for w in (limits.exceeded(q, use, used) for q in quotas) if w), None)
+
         shown = ""
         while True:
-            used = self.used.setdefault(namespace, {})
-            why = next((w for w in (limits.exceeded(q, use, used) for q in quotas) if w), None)
+            why = await asyncio.to_thread(self.store.admit_pod, namespace, action.pod_name, workflow, share, check)
             if why is None:
                 break
             if why != shown:
                 waiting(forbidden + why)
                 shown = why
             self.changed.clear()
-            await self.changed.wait()
+            try:
+                await asyncio.wait_for(self.changed.wait(), POLL)
+            except asyncio.TimeoutError:
+                pass
         if shown:
             waiting("")
-        for key, value in use.items():
-            used[key] = used.get(key, 0.0) + (value or 0.0)
+        keep = False
         try:
             yield dataclasses.replace(action, template=tmpl) if tmpl is not action.template else action
+        except asyncio.CancelledError:
+            keep = handed_over()
+            raise
         finally:
-            for key, value in use.items():
-                used[key] = used.get(key, 0.0) - (value or 0.0)
-            self.changed.set()
+            if not keep:
+                await self.released(namespace, action.pod_name)
+
+    async def released(self, namespace: str, pod: str) -> None:
+        """The pod ended (or was never admitted here: a step re-attached after a restart): its
+        share, if it holds one, is free."""
+        try:
+            await asyncio.to_thread(self.store.release_pod, namespace, pod)
+        except AttributeError:      # a store without quotas
+            return
+        self.changed.set()

@@ -388,21 +388,23 @@ class Runner:
     async def _pod_or_error(self, action: A.StartPod, ident: dict[str, Any] | None = None) -> None:
         """Run a step (or, with `ident`, re-attach to its process); a fault of Tiphys itself ends
         the node in Error (the workflow goes on)."""
+        namespace = self.wf["metadata"].get("namespace") or "default"
         try:
             if "resource" in action.template:
                 self.events.put_nowait(await resources.run(action, self.store, self.wf, self._start_workflow))
             elif agent.is_agent_step(action):
                 await self._agent_step(action)
-            elif ident is not None:
+            elif ident is not None:      # its quota share, kept in the store, goes when it ends
                 await self._pod(action, ident)
+                await admission.for_store(self.store).released(namespace, action.pod_name)
             else:
-                namespace = self.wf["metadata"].get("namespace") or "default"
 
                 def waiting(message: str) -> None:
                     (self.unadmitted.add if message else self.unadmitted.discard)(action.node_id)
                     self.events.put_nowait(A.PodPending(action.node_id, message))
                 try:
-                    async with admission.for_store(self.store).admitted(action, namespace, waiting) as admitted:
+                    async with admission.for_store(self.store).admitted(action, namespace, waiting, self.wf["metadata"]["name"],
+                                                                   handed_over=lambda: self.hold) as admitted:
                         await self._pod(admitted)
                 except admission.Refused as exc:
                     self.events.put_nowait(A.PodExited(action.node_id, None, error=str(exc), unstarted=True))

@@ -19,8 +19,9 @@ from typing import Any
 
 from tiphys.errors import InfrastructureError
 from tiphys.store.sql import (  # noqa: F401 - re-exported, other packages import them from here
-    CLUSTER_WORKFLOW_TEMPLATE, COMPLETED_PHASES, TEMPLATE_KINDS, WORKFLOW_TEMPLATE, SqlStore, migrations,
+    CLUSTER_WORKFLOW_TEMPLATE, COMPLETED_PHASES, TEMPLATE_KINDS, WORKFLOW_TEMPLATE, SqlStore,
     now_iso)
+from tiphys.store.schema import migrations
 
 MIGRATIONS = migrations(id_column="INTEGER PRIMARY KEY AUTOINCREMENT", text="TEXT", real="REAL",
                         labels_of="json_each(w.labels)")
