@@ -5,6 +5,7 @@ type right), and carries Argo's labels, annotations and a `main` container."""
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,7 @@ def _pods(path: Path, tmp: Path) -> list[dict]:
                 # a dry run waits at suspend nodes and sleeps as long as the workflow's timers:
                 # the pods built within a few seconds are the ones checked
                 wf.setdefault("spec", {})["activeDeadlineSeconds"] = 3
-                pods += workflow_pods(wf, store, tmp, {})
+                pods += workflow_pods(wf, store, tmp, {}, run_steps=False)
             except TiphysError:      # a workflow Argo refuses: no pod to check
                 continue
         return pods
@@ -68,7 +69,9 @@ def test_every_pod_is_valid_kubernetes(path: Path, tmp_path: Path) -> None:
         assert "main" in names or "containerSet" in str(pod["metadata"]["annotations"]) or names
 
 
-def test_the_seed_data_pipeline_has_seven_pods(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mocked", [True, False], ids=["mocked", "generate-run-for-real"])
+def test_the_seed_data_pipeline_has_seven_pods(tmp_path: Path, mocked: bool,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
     seed = SHARED / "seed" / "examples" / "29-exercise-data-pipeline.yaml"
     if not seed.exists():
         pytest.skip("the seed examples are not there")
@@ -78,10 +81,15 @@ def test_the_seed_data_pipeline_has_seven_pods(tmp_path: Path) -> None:
     store = Store(tmp_path / "state.db")
     args = argparse.Namespace(name=None, generate_name=None, namespace=None, labels=[], entrypoint=None)
     wf = runcmd.prepare(runcmd.load_manifests(str(seed))[0].raw, args, store)
-    mocks = {"generate": {"stdout": '["a","b","c","d","e"]', "parameters": {}, "exit_code": 0}}
+    mocks = {"generate": {"stdout": '["a","b","c","d","e"]', "parameters": {}, "exit_code": 0}} if mocked else {}
     pods = workflow_pods(wf, store, tmp_path, mocks)
     store.close()
     assert len(pods) == 7
+    said = capsys.readouterr().err
+    assert ("running step generate-data for real" in said) != mocked, said
+    expected = ["a", "b", "c", "d", "e"] if mocked else [f"item-{i}" for i in range(5)]
+    shown = sorted(re.search(r"Processing: ([\w-]+)", str(p["spec"]["containers"][0]["args"]))[1] for p in pods[1:6])
+    assert shown == expected
     for pod in pods:
         kv.validate(pod, "1.30", strict=True)
         assert pod["spec"]["containers"][0]["name"] == "main"

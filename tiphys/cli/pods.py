@@ -1,13 +1,20 @@
 """`tiphys pods FILE [-p k=v] [--mock TEMPLATE=FILE]`: the Pod objects a workflow's steps
 would be, as a YAML stream, before any cluster is involved.
 
-The walk is `tiphys run --dry-run`'s (no process starts; `--mock` gives the outputs that
-decide loops and conditions); each step it pretends to run is built into a Pod by
-tiphys.k8s.podspec. The dry run's workflow record is removed afterwards.
+The walk is `tiphys run --dry-run`'s; each step it meets is built into a Pod by
+tiphys.k8s.podspec. Steps are pretended, with one exception: a step whose outputs the workflow
+names (`steps.X.outputs...`, `tasks.X.outputs...`: a loop, a condition or an argument depends on
+them) and that no `--mock TEMPLATE=FILE` answers is run for real, in the local sandbox, so that
+the Pods after it are the ones a cluster would get (stderr says which ran; `--mock` avoids it).
+Only a container or script step with no input or output artifact is run so. The dry run's
+workflow record and the logs of the steps it ran are removed afterwards.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import re
+import shutil
 import sys
 from typing import Any
 
@@ -31,22 +38,38 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler="pods:cmd_pods")
 
 
-def workflow_pods(wf: dict[str, Any], store: Any, home: Any, mocks: dict[str, dict]) -> list[dict[str, Any]]:
-    """The Pods of every step of a dry run of `wf` (prepared as `tiphys run` prepares it)."""
+def workflow_pods(wf: dict[str, Any], store: Any, home: Any, mocks: dict[str, dict],
+                  run_steps: bool = True) -> list[dict[str, Any]]:
+    """The Pods of every step of a dry run of `wf` (prepared as `tiphys run` prepares it);
+    `run_steps=False` pretends every step, even those whose outputs the workflow uses."""
+    from tiphys.executors.local import LocalExecutor
     from tiphys.k8s import podspec
     pods: list[dict[str, Any]] = []
+    text: list[str] = []
 
-    def on_pod(action: Any, node: dict[str, Any], spec: dict[str, Any]) -> None:
-        if podspec.is_pod(action):
-            pods.append(podspec.build(wf["metadata"], spec, action, str(node.get("name") or action.node_id)))
+    def on_pod(action: Any, node: dict[str, Any], spec: dict[str, Any]) -> bool:
+        if not podspec.is_pod(action):
+            return False
+        pods.append(podspec.build(wf["metadata"], spec, action, str(node.get("name") or action.node_id)))
+        if not text:
+            text.append(json.dumps([wf.get("spec"), spec]))   # its own, and a referenced template's
+        step = re.sub(r"\(.*\)$", "", str(node.get("displayName") or ""))
+        real = (run_steps and bool(step) and action.template.get("name", "") not in mocks and "containerSet" not in action.template
+                and not action.inputs and not action.artifacts and _named(step, text[0]))
+        if real:
+            sys.stderr.write(f"tiphys pods: running step {step} for real: the workflow uses its outputs "
+                             f"(--mock {action.template.get('name', '')}=FILE gives them instead)\n")
+        return real
 
     from tiphys.runtime import runner
     meta = wf["metadata"]
     store.save_workflow({**wf, "status": {"phase": "Pending"}})
     try:
-        final = runner.run(wf, store=store, home=home, dry_run=True, mocks=mocks, on_pod=on_pod)
+        final = runner.run(wf, store=store, home=home, dry_run=True, mocks=mocks, on_pod=on_pod,
+                           executor=LocalExecutor())
     finally:
         store.delete_workflow(meta["name"], meta["namespace"])
+        shutil.rmtree(home / "logs" / meta["name"], ignore_errors=True)
     status = final.get("status") or {}
     if status.get("phase") == "Error" and not status.get("nodes"):
         raise SpecError(str(status.get("message") or "the workflow could not start"))
@@ -55,6 +78,13 @@ def workflow_pods(wf: dict[str, Any], store: Any, home: Any, mocks: dict[str, di
                          f"{': ' + status['message'] if status.get('message') else ''}; "
                          "its later steps are not shown (give outputs with --mock TEMPLATE=FILE)\n")
     return pods
+
+
+def _named(step: str, spec_text: str) -> bool:
+    """Whether the workflow refers to the outputs of step or task `step` ({{steps.X.outputs}},
+    tasks.X.outputs, steps['X'].outputs in expressions)."""
+    name = re.escape(step)
+    return re.search(rf"(?:steps|tasks)(?:\.{name}|\[\\?['\"]{name}\\?['\"]\])\.outputs", spec_text) is not None
 
 
 def cmd_pods(args: argparse.Namespace) -> int:

@@ -54,7 +54,8 @@ def run(wf: models.Workflow, *, store: Any, home: Path, on_update: Callable[[dic
     `mocks[template]` gives (stdout, parameters, exit_code), and `plan(pod, argv)` is told
     the command it would have run. `preset`/`preset_outputs`: an earlier run's nodes to keep
     (retry, see engine/rerun.py). `on_pod(action, node, spec)` is told of each step a dry run
-    pretends to run, with its node and the workflow's effective spec (`tiphys pods`).
+    pretends to run, with its node and the workflow's effective spec (`tiphys pods`); when it
+    answers true and an `executor` is given, that step runs for real instead.
     `on_start(runner)`: called on the run's loop before it begins (`tiphys run` installs its
     signal handlers there). `journal`/`resume`: as for `Runner` (crash-safe; continue from the
     journal)."""
@@ -350,8 +351,10 @@ class Runner:
                         self.dry_daemons.add(action.node_id)
                         self.events.put_nowait(A.PodStarted(action.node_id, daemons.LOCAL_IP))
                         continue
-                    if self.on_pod is not None:
-                        self.on_pod(action, self.wf["status"]["nodes"].get(action.node_id) or {}, self.spec)
+                    if self.on_pod is not None and self.on_pod(
+                            action, self.wf["status"]["nodes"].get(action.node_id) or {}, self.spec) and self.executor:
+                        self._spawn(self._pod_or_error(action))      # its outputs decide what follows
+                        continue
                     self.events.put_nowait(dryrun.pretend(action, self.mocks, self.plan))
                     continue
                 task = self._spawn(self._pod_or_error(action))
