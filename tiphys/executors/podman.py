@@ -92,7 +92,7 @@ def start_service(path: Path, idle: int = IDLE, conf_dir: Path | None = None,
     try:
         proc = subprocess.Popen(["podman", "system", "service", f"--time={idle}", f"unix://{path}"],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                                start_new_session=True)
+                                start_new_session=True, cwd=path.parent)   # conmon drops an `oom` file in its cwd
     finally:
         log.close()
     end = time.monotonic() + timeout
