@@ -152,7 +152,7 @@ def _open(eng: Engine, gate: Gate) -> None:
     gate.stage = "open"
     held(eng).pop(f"node:{gate.node_id}", None)
     held(eng).pop(f"lock:{gate.holder}", None)
-    eng.nodes.pop(gate.node_id, None)
+    eng.tree.discard(gate.node_id)
     if gate.parent and gate.parent in eng.nodes:
         kids = eng.nodes[gate.parent].get("children") or []
         if gate.node_id in kids:

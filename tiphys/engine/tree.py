@@ -61,6 +61,14 @@ class NodeTree:
         self.executable += node.get("type") in EXECUTABLE
         self.progressed += node.get("type") in EXECUTABLE and node.get("phase") in PROGRESSED
 
+    def discard(self, nid: str) -> None:
+        """Remove a node that makes way for another (a held memoize/mutex node), and its share of
+        the progress, so that the node taking its place is not counted twice."""
+        node = self.nodes.pop(nid, None)
+        if node is not None and node.get("type") in EXECUTABLE:
+            self.executable -= 1
+            self.progressed -= node.get("phase") in PROGRESSED
+
     @property
     def progress(self) -> str:
         """Argo's `status.progress`: succeeded (or skipped) executable nodes / all of them."""
