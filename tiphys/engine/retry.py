@@ -53,6 +53,17 @@ def _check(strategy: dict[str, Any]) -> None:
             durations.seconds(backoff[key], f"retryStrategy.backoff.{key}")
 
 
+def attempt_inputs(bound: dict[str, Any], i: int) -> dict[str, Any]:
+    """The inputs of attempt `i`: Argo substitutes `{{retries}}` into the template once its inputs
+    are in, so an argument passed as `{{retries}}` (left alone by the caller, as it is not known
+    there) becomes the attempt's number."""
+    params = bound.get("parameters") or {}
+    if not any(isinstance(v, str) and "retries" in v for v in params.values()):
+        return bound
+    sc = {"retries": str(i)}
+    return {**bound, "parameters": {k: tpl.render(v, sc) if isinstance(v, str) else v for k, v in params.items()}}
+
+
 class RetryFrame:
     def __init__(self, eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], ctx: Ctx, bound: dict[str, Any],
                  strategy: dict[str, Any], boundary: str | None, depth: int):
@@ -64,7 +75,7 @@ class RetryFrame:
     def attempt(self, i: int) -> None:
         self.count = i + 1
         nid = self.eng.run_template(f"{self.node['name']}({i})", f"{self.node['displayName']}({i})", self.tmpl,
-                              self.ctx, self.bound, self.boundary, self.node["id"], self, depth=self.depth,
+                              self.ctx, attempt_inputs(self.bound, i), self.boundary, self.node["id"], self, depth=self.depth,
                               retries=i)
         self.first = self.first or nid
 
