@@ -52,7 +52,8 @@ def for_pod(info: dict[str, Any], ev: A.PodExited, stopping: str | None) -> tupl
             if not decl.get("optional"):
                 problems.append(f"output artifact {decl['name']!r}: {decl['path']} does not exist")
             continue
-        arts.append({"name": decl["name"], "path": decl["path"], **loc})
+        own = {"globalName": decl["globalName"]} if decl.get("globalName") else {}
+        arts.append({"name": decl["name"], "path": decl["path"], **own, **loc})   # Argo keeps globalName
     arts += artifacts.undeclared(tmpl, ev.artifacts)
     if arts:
         outs["artifacts"] = arts
