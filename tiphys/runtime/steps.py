@@ -24,7 +24,7 @@ from tiphys.errors import TiphysError
 from tiphys.errors import SchemaError
 from tiphys.executors.base import InputFile, Mount, StepResult, StepSpec
 from tiphys.executors.podgc import PodGC
-from tiphys.runtime import quantities
+from tiphys.runtime import podsources, quantities
 
 
 MASK = "***"
@@ -36,7 +36,7 @@ def secret_lookup(store: Any, home: Path, namespace: str) -> Any:
     """The secrets of `namespace` for build_spec; nothing is read or decrypted until a step
     refers to a secret."""
     from tiphys.secrets import SecretLookup, Vault
-    return SecretLookup(Vault(store, home), namespace)
+    return podsources.PodSources(SecretLookup(Vault(store, home), namespace), store, namespace)
 
 
 def build_spec(action: A.StartPod, workdir: Path, repo: Repositories, secrets: Any = None, *,
@@ -52,8 +52,9 @@ def build_spec(action: A.StartPod, workdir: Path, repo: Repositories, secrets: A
     if isinstance(own, Mapping):
         labels.update({str(k): str(v) for k, v in own.items()})
     body = tmpl.get("container") or tmpl.get("script") or {}
-    pod = _pod_fields(tmpl, body, workdir)
+    pod, in_volumes = _pod_fields(tmpl, body, workdir, secrets)
     env, hidden = _environment(body, secrets)
+    hidden += in_volumes
     if hidden:
         workdir = workdir / PRIVATE
         workdir.mkdir(parents=True, exist_ok=True)
@@ -86,14 +87,18 @@ def build_spec(action: A.StartPod, workdir: Path, repo: Repositories, secrets: A
         workdir=workdir, labels=tuple(labels.items()), pod_gc=pod_gc, workflow_uid=workflow_uid, **pod)
 
 
-def _pod_fields(tmpl: dict[str, Any], body: dict[str, Any], workdir: Path) -> dict[str, Any]:
+def _pod_fields(tmpl: dict[str, Any], body: dict[str, Any], workdir: Path,
+                sources: Any = None) -> tuple[dict[str, Any], list[str]]:
     """The optional pod fields of a StepSpec (honoured by the docker executor): volumeMounts
     resolved against the template's `volumes`, securityContext.runAsUser/runAsGroup (the
     container's over the template's), resources.requests, the workflow's name.
 
     Volumes as Kubernetes gives them to a pod: an emptyDir is a fresh folder of this step
     (`medium: Memory` a tmpfs), a hostPath the host's path, a persistentVolumeClaim one
-    folder shared by every step of the workflow (workdir's parent is the workflow's folder)."""
+    folder shared by every step of the workflow (workdir's parent is the workflow's folder), a
+    configMap / secret volume a read-only folder of its keys (runtime/podsources.py). Also
+    returns the secret values written to such folders."""
+    hidden: list[str] = []
     volumes = {v.get("name"): v for v in tmpl.get("volumes") or [] if isinstance(v, dict)}
     mounts = []
     for i, vm in enumerate(body.get("volumeMounts") or []):
@@ -108,11 +113,23 @@ def _pod_fields(tmpl: dict[str, Any], body: dict[str, Any], workdir: Path) -> di
             source: Path | None = _host_path(vol["hostPath"] or {}, str(name), where)
         elif "emptyDir" in vol:
             source = None if (vol["emptyDir"] or {}).get("medium") == "Memory" else workdir / "volumes" / str(name)
+        elif podsources.is_projected(vol):
+            private = "secret" in vol and "configMap" not in vol
+            base = workdir / PRIVATE if private else workdir
+            if private:
+                base.mkdir(parents=True, exist_ok=True)
+                os.chmod(base, 0o700)
+            source = base / "projected" / str(name)
+            if not source.exists():
+                hidden += podsources.materialize(vol, source, sources, f"volumes.{name}")
+            mounts.append(Mount(str(path), source / str(vm["subPath"]) if vm.get("subPath") else source, True))
+            continue
         elif "persistentVolumeClaim" in vol:
             claim = str((vol["persistentVolumeClaim"] or {}).get("claimName") or name)
             source = workdir.parent / "volumes" / claim
         else:
-            raise SchemaError(f"volume {name!r}: only emptyDir, hostPath and persistentVolumeClaim are supported",
+            raise SchemaError(f"volume {name!r}: only emptyDir, hostPath, persistentVolumeClaim, configMap "
+                              "and secret are supported",
                               path=where)
         if source is not None and vm.get("subPath"):
             source = source / str(vm["subPath"])
@@ -129,7 +146,7 @@ def _pod_fields(tmpl: dict[str, Any], body: dict[str, Any], workdir: Path) -> di
         memory_request=int(quantities.parse(requests["memory"], "resources.requests.memory"))
         if requests.get("memory") else None,
         cpu_request=quantities.parse(requests["cpu"], "resources.requests.cpu") if requests.get("cpu") else None,
-        workflow=workdir.parent.name)
+        workflow=workdir.parent.name), hidden
 
 
 def release_volumes(home: Path, wf: dict[str, Any], spec: dict[str, Any]) -> None:
@@ -296,6 +313,9 @@ def _environment(body: dict, secrets: Any) -> tuple[tuple[tuple[str, str], ...],
     env: list[tuple[str, str]] = []
     hidden: list[str] = []
     for i, source in enumerate(body.get("envFrom") or []):
+        if isinstance(source, dict) and isinstance(source.get("configMapRef"), dict):
+            env += podsources.configmap_env(secrets, source, f"envFrom[{i}].configMapRef")
+            continue
         ref = source.get("secretRef") if isinstance(source, dict) else None
         if not isinstance(ref, dict):
             continue
@@ -312,6 +332,12 @@ def _environment(body: dict, secrets: Any) -> tuple[tuple[tuple[str, str], ...],
             hidden.append(data[key])
     for i, e in enumerate(body.get("env") or []):
         if not isinstance(e, dict) or "name" not in e:
+            continue
+        from_map = (e.get("valueFrom") or {}).get("configMapKeyRef") if isinstance(e.get("valueFrom"), dict) else None
+        if isinstance(from_map, dict):
+            found = podsources.configmap_key(secrets, from_map, f"env[{i}].valueFrom.configMapKeyRef")
+            if found is not None:
+                env.append((str(e["name"]), found))
             continue
         ref = (e.get("valueFrom") or {}).get("secretKeyRef") if isinstance(e.get("valueFrom"), dict) else None
         if not isinstance(ref, dict):
