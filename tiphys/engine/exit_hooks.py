@@ -70,8 +70,8 @@ class RootFrame:
         except TiphysError as exc:
             eng.finish_workflow(phases.ERROR, str(exc))
             return
-        eng.invoke(f"{eng.name}.onExit", f"{eng.name}.onExit", call, eng.local, ChainMap(eng.globals),
-                   None, None, ExitFrame(main, message), depth=0)
+        _hooked(eng, eng.invoke(f"{eng.name}.onExit", f"{eng.name}.onExit", call, eng.local, ChainMap(eng.globals),
+                                None, None, ExitFrame(main, message), depth=0))
 
 
 class ExitFrame:
@@ -111,8 +111,15 @@ class HookFrame:
             eng.error_node(f"{node['name']}.onExit", f"{node['displayName']}.onExit", node.get("boundaryID"),
                            child_id, self, str(exc))
             return
-        eng.invoke(f"{node['name']}.onExit", f"{node['displayName']}.onExit", call, self.parent.ctx, sc,
-                   node.get("boundaryID"), child_id, self, depth=self.parent.depth + 1)
+        _hooked(eng, eng.invoke(f"{node['name']}.onExit", f"{node['displayName']}.onExit", call, self.parent.ctx,
+                                sc, node.get("boundaryID"), child_id, self, depth=self.parent.depth + 1))
+
+
+def _hooked(eng: Interpreter, nid: str | None) -> None:
+    """Argo flags the node an exit handler or exit hook runs as (`nodeFlag.hooked`)."""
+    node = eng.nodes.get(nid) if nid else None
+    if node is not None:
+        node["nodeFlag"] = {**(node.get("nodeFlag") or {}), "hooked": True}
 
 
 def wrap(waiter: Frame, step: dict[str, Any], sc: Any) -> Frame:
