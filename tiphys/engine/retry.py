@@ -77,6 +77,9 @@ class RetryFrame:
         nid = self.eng.run_template(f"{self.node['name']}({i})", f"{self.node['displayName']}({i})", self.tmpl,
                               self.ctx, attempt_inputs(self.bound, i), self.boundary, self.node["id"], self, depth=self.depth,
                               retries=i)
+        child = self.eng.nodes.get(nid)
+        if child is not None:   # Argo flags every attempt `retried` (with the Retry node's own flags)
+            child["nodeFlag"] = {**(self.node.get("nodeFlag") or {}), **(child.get("nodeFlag") or {}), "retried": True}
         self.first = self.first or nid
 
     def child_done(self, eng: Engine, child_id: str) -> None:
