@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tiphys.engine import actions as A
-from tiphys.engine import (admission, daemons, gates, hooks, inputs, kinds, names, outputs, phases, retry, scope, stuck,
-                           suspend, sync, templates)
+from tiphys.engine import (admission, daemons, gates, hooks, inputs, kinds, names, outputs, phases, progress, retry,
+                           scope, stuck, suspend, sync, templates)
 from tiphys.engine.exit_hooks import RootFrame
 from tiphys.engine.frames import Ctx, Frame
 from tiphys.engine.podqueue import PodQueue
@@ -353,6 +353,7 @@ class Engine:
 
     def finish_workflow(self, phase: str, message: str | None) -> None:
         self.finished = True
+        progress.fill(self.nodes)
         sync.workflow_finished(self)
         self.status["phase"] = phase
         self.status["finishedAt"] = names.timestamp(self.now)
