@@ -57,7 +57,8 @@ class StepsFrame:
             self._finish(phases.SUCCEEDED, None)
             return
         name = f"{self.node['name']}[{self.index}]"
-        group = eng.new_node(name, f"[{self.index}]", "StepGroup", template=self.tmpl.get("name"),
+        # Argo makes a step group with an empty WorkflowStep: no templateName, but a scope
+        group = eng.new_node(name, f"[{self.index}]", "StepGroup", template=None, ctx=self.ctx,
                              boundary=self.node["id"], parent=None if self.prev_children else self.node["id"])
         for prev in self.prev_children:
             eng.add_child(prev, group["id"])

@@ -45,7 +45,7 @@ class NodeTree:
             node["templateName"] = template
         if ctx is not None and ctx.kind != "local":
             node["templateScope"] = f"{ctx.kind}/{ctx.scope_name}"
-        elif template:
+        elif template or ctx is not None:
             node["templateScope"] = f"local/{self.workflow}"
         if boundary:
             node["boundaryID"] = boundary
