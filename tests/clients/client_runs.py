@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -47,3 +48,15 @@ def param(node: dict, name: str) -> str | None:
         if p["name"] == name:
             return p.get("value")
     return None
+
+
+def finished(service, name: str, namespace: str = "argo", timeout: float = 60) -> dict:
+    """Poll Hera's WorkflowsService (as Hera's `Workflow.wait`, which stops at the first phase
+    other than Running) until workflow `name` ends; the final Workflow as a dict."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = service.get_workflow(name, namespace=namespace)
+        if got.status and got.status.phase in ("Succeeded", "Failed", "Error"):
+            return got.model_dump(by_alias=True, exclude_none=True)
+        assert time.monotonic() < deadline, f"still {got.status and got.status.phase}"
+        time.sleep(0.1)

@@ -10,16 +10,7 @@ from hera.workflows import (
     script,
 )
 from hera.workflows import models as m
-
-
-@script()
-def flip():
-    print("heads")
-
-
-@script()
-def say(msg: str):
-    print(msg)
+from hera_programs import flip, say
 
 
 @script()
@@ -60,7 +51,7 @@ def items_of_dicts() -> Workflow:
     """withItems of maps, `{{item.key}}`, and a numeric `when` on an item field."""
     people = [{"name": "alice", "age": 30}, {"name": "bob", "age": 40}]
     with Workflow(generate_name="hera-items-", entrypoint="main") as w:
-        with Steps(name="main") as s:
+        with Steps(name="main"):
             greet(name="greet", with_items=people)
             greet(name="senior", with_items=people, when="{{item.age}} > 35")
     return w
@@ -391,7 +382,7 @@ def depends_states() -> Workflow:
     """depends on .Failed, .Errored, .Skipped, .Succeeded and combinations."""
     with Workflow(generate_name="hera-states-", entrypoint="d") as w:
         with DAG(name="d"):
-            a = fail(name="a", arguments={"code": 1})
+            fail(name="a", arguments={"code": 1})
             say(name="s", arguments={"msg": "s"}, when="1 == 2")
             say(name="on-failed", arguments={"msg": "f"}, depends="a.Failed")
             say(name="on-errored", arguments={"msg": "e"}, depends="a.Errored")

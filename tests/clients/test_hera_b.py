@@ -6,10 +6,7 @@ Skipped or Omitted pods, suspends... over all of them, the exit handler's includ
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
@@ -17,10 +14,7 @@ import yaml
 pytest.importorskip("hera", reason="hera is not installed (it is in the test extras)")
 
 import hera_programs_b as programs  # noqa: E402
-from client_runs import by_name, param  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
-from live import start_server, stop  # noqa: E402
+from client_runs import by_name, finished, param  # noqa: E402
 
 pytestmark = pytest.mark.integration
 NS = "argo"
@@ -376,28 +370,9 @@ def test_daemon_reached_by_ip(tiphys, program, kind):
 
 
 # --------------------------------------------------------------------------- through the server
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    from hera.workflows import WorkflowsService
-    proc, url = start_server(tmp_path_factory.mktemp("server-home"))
-    yield WorkflowsService(host=url, namespace=NS)
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        stop(proc)
-
-
-def submit(service, workflow, timeout: float = 60) -> dict:
+def submit(service, workflow) -> dict:
     workflow.namespace, workflow.workflows_service = NS, service
-    name = workflow.create().metadata.name
-    deadline = time.monotonic() + timeout
-    while True:
-        got = service.get_workflow(name, namespace=NS)
-        if got.status and got.status.phase in ("Succeeded", "Failed", "Error"):
-            return got.model_dump(by_alias=True, exclude_none=True)
-        assert time.monotonic() < deadline, f"still {got.status and got.status.phase}"
-        time.sleep(0.1)
+    return finished(service, workflow.create().metadata.name, NS)
 
 
 @pytest.mark.parametrize("program, check", [

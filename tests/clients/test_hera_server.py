@@ -3,47 +3,19 @@ Server: a WorkflowTemplate created through the API and called by templateRef, a 
 artifacts and an exit handler, one submitted from the template (workflowTemplateRef)."""
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("hera", reason="hera is not installed (it is in the test extras)")
 
 import hera_programs as programs  # noqa: E402
-from client_runs import by_name  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
-from live import start_server, stop  # noqa: E402
+from client_runs import by_name, finished  # noqa: E402
 
 pytestmark = pytest.mark.integration
 NS = "argo"
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    from hera.workflows import WorkflowsService
-    proc, url = start_server(tmp_path_factory.mktemp("server-home"))
-    yield WorkflowsService(host=url, namespace=NS)
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        stop(proc)
-
-
-def _done(workflow, timeout: float = 60) -> dict:
-    """Poll (as Hera's `Workflow.wait`, which stops at the first phase other than Running) until
-    the workflow ends, then the final Workflow as a dict."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = workflow.workflows_service.get_workflow(workflow.name, namespace=NS)
-        if got.status and got.status.phase in ("Succeeded", "Failed", "Error"):
-            return got.model_dump(by_alias=True, exclude_none=True)
-        assert time.monotonic() < deadline, f"still {got.status and got.status.phase}"
-        time.sleep(0.1)
+def _done(workflow) -> dict:
+    return finished(workflow.workflows_service, workflow.name, NS)
 
 
 def test_template_ref_through_the_api(service):
