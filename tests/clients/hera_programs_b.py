@@ -446,3 +446,100 @@ def failing_steps_message() -> Workflow:
             say(name="ok", arguments={"msg": "ok"})
             fail(name="bad", arguments={"code": 7})
     return w
+
+
+@script()
+def emit_empty():
+    print("[]")
+
+
+def empty_loops() -> Workflow:
+    """Loops over an empty list, in steps and in a DAG."""
+    with Workflow(generate_name="hera-empty-", entrypoint="main") as w:
+        with DAG(name="d"):
+            g = emit_empty(name="gen")
+            each = say(name="each", with_param=g.result, arguments={"msg": "{{item}}"})
+            after = say(name="after", arguments={"msg": "after"})
+            g >> each >> after
+        with Steps(name="main"):
+            emit_empty(name="gen")
+            say(name="each", with_param="{{steps.gen.outputs.result}}", arguments={"msg": "{{item}}"})
+            Step(name="dag", template="d")
+    return w
+
+
+@script(outputs=[Parameter(name="v", value_from=m.ValueFrom(path="/tmp/v"))])
+def part(n: int):
+    import sys
+    open("/tmp/v", "w").write(str(n * 10))
+    sys.exit(1 if n == 2 else 0)
+
+
+def loop_outputs() -> Workflow:
+    """A DAG loop's output parameters aggregated into a JSON list, `.AnySucceeded` and
+    `.AllFailed` on the loop, and DAG outputs from an expression."""
+    with Workflow(generate_name="hera-loopout-", entrypoint="d") as w:
+        with DAG(name="d", outputs=[Parameter(name="joined", value_from=m.ValueFrom(
+                expression="tasks['use'].outputs.result + '!'"))]):
+            p = part(name="parts", with_items=[1, 2, 3], arguments={"n": "{{item}}"},
+                     continue_on=m.ContinueOn(failed=True))
+            use = say(name="use", arguments={"msg": "{{tasks.parts.outputs.parameters.v}}"})
+            any_ok = say(name="any-ok", arguments={"msg": "some"}, depends="parts.AnySucceeded")
+            all_bad = say(name="all-bad", arguments={"msg": "none"}, depends="parts.AllFailed")
+            p >> use
+            any_ok, all_bad  # noqa: B018 - depends strings link them
+    return w
+
+
+def exit_handler_fails() -> Workflow:
+    """The main part succeeds but the exit handler fails: the workflow fails."""
+    with Workflow(generate_name="hera-exitfail-", entrypoint="main", on_exit="fail") as w:
+        fail()   # adds the `fail` template (exit code 2 by default), the exit handler
+        with Steps(name="main"):
+            say(name="ok", arguments={"msg": "fine"})
+    return w
+
+
+@script(volume_mounts=[m.VolumeMount(name="state", mount_path="/state")])
+def count_up():
+    import os
+    import sys
+    p = "/state/n"
+    n = int(open(p).read()) if os.path.exists(p) else 0
+    open(p, "w").write(str(n + 1))
+    print("run", n)
+    sys.exit(0 if n >= 1 else 1)
+
+
+def retried_steps() -> Workflow:
+    """A retryStrategy on a Steps template: the whole group is run again."""
+    from hera.workflows import Volume
+    with Workflow(generate_name="hera-retrysteps-", entrypoint="main",
+                  volumes=[Volume(name="state", size="1Mi")]) as w:
+        with Steps(name="attempt", retry_strategy=RetryStrategy(limit="2")):
+            say(name="first", arguments={"msg": "1"})
+            count_up(name="second")
+        with Steps(name="main"):
+            Step(name="go", template="attempt")
+    return w
+
+
+@script(inputs=[Artifact(name="maybe", path="/tmp/maybe", optional=True)])
+def has_file():
+    import os
+    print(os.path.exists("/tmp/maybe"))
+
+
+@script(outputs=[Artifact(name="maybe", path="/tmp/nothing", optional=True)])
+def makes_nothing():
+    print("nothing")
+
+
+def optional_artifacts() -> Workflow:
+    """An optional output artifact that is not there, passed to an optional input."""
+    with Workflow(generate_name="hera-optart-", entrypoint="main") as w:
+        with Steps(name="main"):
+            makes_nothing(name="make")
+            has_file(name="use", arguments=[Artifact(name="maybe", from_="{{steps.make.outputs.artifacts.maybe}}",
+                                                     optional=True)])
+    return w

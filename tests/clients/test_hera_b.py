@@ -225,7 +225,7 @@ def test_dag_fail_fast_false_keeps_starting_tasks(tiphys):
     wf = tiphys.run(programs.fail_fast_dag().to_dict())
     nodes = by_name(wf)
     assert wf["status"]["phase"] == "Failed" and wf["status"]["progress"] == "2/3"
-    assert wf["status"]["message"] == f"child '{nodes['bad']['id']}' failed"
+    assert "message" not in wf["status"] and "message" not in nodes[""]   # Argo: a failed DAG has none
     assert nodes["after-bad"]["type"] == "Skipped" and nodes["after-bad"]["phase"] == "Omitted"
     assert nodes["after-bad"]["message"] == "omitted: depends condition not met"
     # `later` starts after `bad` failed: failFast is off
@@ -242,6 +242,64 @@ def test_depends_on_states(tiphys):
     assert wf["status"]["phase"] == "Failed" and wf["status"]["progress"] == "3/4"
     assert kids(wf, nodes["a"]) == ["on-failed", "on-errored", "on-any"]
     assert kids(wf, nodes["s"]) == ["on-skipped", "on-any"]
+
+
+def test_empty_loops_are_skipped(tiphys):
+    wf = tiphys.run(programs.empty_loops().to_dict())
+    nodes = by_name(wf)
+    assert wf["status"]["phase"] == "Succeeded" and wf["status"]["progress"] == "3/3"
+    for key in ("[1].each", "[2].dag.each"):
+        assert (nodes[key]["type"], nodes[key]["phase"], nodes[key]["message"]) == (
+            "Skipped", "Skipped", "Skipped, empty params")
+    assert kids(wf, nodes["[2].dag.each"]) == ["[2].dag.after"]
+    assert nodes["[2].dag.after"]["phase"] == "Succeeded"
+
+
+def test_loop_outputs_any_succeeded_all_failed_and_dag_output_expression(tiphys):
+    wf = tiphys.run(programs.loop_outputs().to_dict())
+    nodes = by_name(wf)
+    parts = nodes["parts"]
+    assert parts["type"] == "TaskGroup" and parts["phase"] == "Failed" and "message" not in parts
+    assert [param(nodes[f"parts({i}:{i + 1})"], "v") for i in range(3)] == ["10", "20", "30"]
+    # a loop's output parameter: the JSON list of its children's values, failed ones included
+    assert nodes["use"]["inputs"]["parameters"][0]["value"] == '["10","20","30"]'
+    assert nodes["any-ok"]["phase"] == "Succeeded"
+    assert nodes["all-bad"]["phase"] == "Omitted"
+    # all-bad, a target, is omitted below the failed TaskGroup: the DAG fails with no message
+    assert wf["status"]["phase"] == "Failed" and "message" not in wf["status"]
+    assert "outputs" not in nodes[""]
+    assert wf["status"]["progress"] == "4/5"
+
+
+def test_exit_handler_failure_fails_the_workflow(tiphys):
+    wf = tiphys.run(programs.exit_handler_fails().to_dict())
+    nodes = by_name(wf)
+    assert nodes[""]["phase"] == "Succeeded"
+    assert nodes["onExit"]["type"] == "Pod" and nodes["onExit"]["phase"] == "Failed"
+    assert wf["status"]["phase"] == "Failed" and wf["status"]["message"] == "Error (exit code 2)"
+    assert wf["status"]["progress"] == "1/2" and nodes[""]["progress"] == "1/1"
+
+
+def test_retry_strategy_on_a_steps_template(tiphys):
+    wf = tiphys.run(programs.retried_steps().to_dict())
+    nodes = by_name(wf)
+    assert wf["status"]["phase"] == "Succeeded" and wf["status"]["progress"] == "3/4"
+    go = nodes["[0].go"]
+    assert go["type"] == "Retry" and kids(wf, go) == ["[0].go(0)", "[0].go(1)"]
+    first, second = nodes["[0].go(0)"], nodes["[0].go(1)"]
+    assert (first["type"], first["phase"], second["type"], second["phase"]) == ("Steps", "Failed", "Steps", "Succeeded")
+    assert first["nodeFlag"] == second["nodeFlag"] == {"retried": True}
+    assert first["message"] == f"child '{nodes['[0].go(0)[1].second']['id']}' failed"
+    assert boundary(wf, nodes["[0].go(1)[1].second"]) == "[0].go(1)" and boundary(wf, second) == ""
+    assert nodes["[0].go(1)[1].second"]["outputs"]["result"] == "run 1"
+
+
+def test_optional_artifact_that_is_not_there(tiphys):
+    wf = tiphys.run(programs.optional_artifacts().to_dict())
+    nodes = by_name(wf)
+    assert wf["status"]["phase"] == "Succeeded"
+    assert "artifacts" not in nodes["[0].make"]["outputs"]
+    assert nodes["[1].use"]["outputs"]["result"] == "False"
 
 
 # --------------------------------------------------------------------------- suspend, parallelism, sync

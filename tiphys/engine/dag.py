@@ -250,8 +250,7 @@ class DagFrame:
         for t in targets:
             phase = branch.get(t, phases.SUCCEEDED)
             if phases.failed_or_error(phase) and not phases.continues_on(self.tasks[t], phase):
-                failed = next((n for n in self.finished if phases.failed_or_error(eng.nodes[self.task_node[n]]["phase"])), t)
-                eng.complete(self.node["id"], branch[t], f"child '{self.task_node[failed]}' failed")
+                eng.complete(self.node["id"], branch[t])   # Argo's markNodePhase: no message
                 return
         if eng.stopping:
             eng.complete(self.node["id"], phases.FAILED, eng.stopping)
@@ -284,7 +283,7 @@ class _LoopGroup:
             return
         kids = [eng.nodes[c] for c in eng.nodes[self.group_id].get("children") or []]
         bad = next((k for k in reversed(kids) if phases.failed_or_error(k["phase"])), None)
-        if bad is not None:
-            eng.complete(self.group_id, bad["phase"], f"child '{bad['id']}' failed")
+        if bad is not None:   # Argo marks the TaskGroup with its last failed child's phase, no message
+            eng.complete(self.group_id, bad["phase"])
         else:
             eng.complete(self.group_id, phases.SUCCEEDED)
