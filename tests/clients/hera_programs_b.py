@@ -543,3 +543,14 @@ def optional_artifacts() -> Workflow:
             has_file(name="use", arguments=[Artifact(name="maybe", from_="{{steps.make.outputs.artifacts.maybe}}",
                                                      optional=True)])
     return w
+
+
+def approval() -> Workflow:
+    """A manual approval: a Suspend with Hera's intermediate parameters (an output
+    `valueFrom.supplied`), given a value through the API (`argo node set`) and resumed."""
+    with Workflow(generate_name="hera-approve-", entrypoint="main") as w:
+        Suspend(name="approve", intermediate_parameters=[Parameter(name="choice", enum=["yes", "no"], default="no")])
+        with Steps(name="main"):
+            Step(name="approve", template="approve")
+            say(name="act", arguments={"msg": "approved={{steps.approve.outputs.parameters.choice}}"})
+    return w

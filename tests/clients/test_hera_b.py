@@ -438,3 +438,28 @@ def submit(service, workflow) -> dict:
     ("retry_policies", check_retry_policies), ("step_hooks", check_step_hooks), ("memoized", check_memoized)])
 def test_through_the_server(service, program, check):
     check(submit(service, getattr(programs, program)()))
+
+
+def test_manual_approval_through_the_api(service):
+    from hera.workflows.models import WorkflowResumeRequest, WorkflowSetRequest
+    w = programs.approval()
+    w.namespace, w.workflows_service = NS, service
+    name = w.create().metadata.name
+    deadline = time.monotonic() + 30
+    while True:   # wait for the Suspend node
+        got = service.get_workflow(name, namespace=NS).model_dump(by_alias=True, exclude_none=True)
+        if any(n["displayName"] == "approve" and n["phase"] == "Running"
+               for n in (got.get("status") or {}).get("nodes", {}).values()):
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    service.set_workflow(name, WorkflowSetRequest(node_field_selector="displayName=approve",
+                                                  output_parameters='{"choice": "yes"}'), namespace=NS)
+    service.resume_workflow(name, WorkflowResumeRequest(node_field_selector="displayName=approve"), namespace=NS)
+    wf = finished(service, name, NS)
+    nodes = by_name(wf)
+    assert wf["status"]["phase"] == "Succeeded" and wf["status"]["progress"] == "2/2"
+    approve = nodes["[0].approve"]
+    assert approve["type"] == "Suspend" and approve["phase"] == "Succeeded"
+    assert param(approve, "choice") == "yes"
+    assert nodes["[1].act"]["outputs"]["result"] == "approved=yes"
