@@ -60,6 +60,21 @@ def test_parameter_overrides(cli, runner, tmp_path):
     assert names[0] == "message"
 
 
+def test_parameter_override_outside_the_enum_is_refused(cli, runner, tmp_path):
+    wf = tmp_path / "enum.yaml"
+    wf.write_text(yaml.safe_dump({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"generateName": "enum-"},
+        "spec": {"entrypoint": "main", "arguments": {"parameters": [{"name": "level", "value": "info",
+                                                                     "enum": ["info", "debug"]}]},
+                 "templates": [{"name": "main", "container": {"image": "alpine", "command": ["echo"]}}]}}))
+    code, _, err = cli("run", wf, "-p", "level=trace", "-o", "name")
+    assert code != 0 and not runner.calls   # as Argo's submit validation refuses it
+    assert f"{wf}: spec.arguments.parameters[0]: -p level=trace: value 'trace' of parameter 'level' " \
+           "is not in its enum [info, debug]" in err
+    assert cli("run", wf, "-p", "level=debug", "-o", "name")[0] == 0
+    assert params_of(runner.calls[0]["wf"])["level"] == "debug"
+
+
 def test_parameter_file_json(cli, runner, tmp_path):
     pfile = tmp_path / "params.json"
     pfile.write_text(json.dumps({"message": "json"}))

@@ -98,8 +98,9 @@ def read_parameter_file(path: str) -> list[tuple[str, str]]:
     return [(str(k), _as_parameter_value(v)) for k, v in data.items()]
 
 
-def set_parameters(wf: dict, pairs: Iterable[tuple[str, str]]) -> None:
-    """Set spec.arguments.parameters[].value, adding parameters the workflow lacks."""
+def set_parameters(wf: dict, pairs: Iterable[tuple[str, str]], file: str | None = None) -> None:
+    """Set spec.arguments.parameters[].value, adding parameters the workflow lacks; a value
+    outside the parameter's enum is refused (SpecError naming `file`)."""
     spec = wf.setdefault("spec", {})
     arguments = spec.get("arguments")
     if not isinstance(arguments, dict):
@@ -108,13 +109,25 @@ def set_parameters(wf: dict, pairs: Iterable[tuple[str, str]]) -> None:
     if not isinstance(params, list):
         params = arguments["parameters"] = []
     for name, value in pairs:
-        for param in params:
+        for i, param in enumerate(params):
             if isinstance(param, dict) and param.get("name") == name:
+                enum = param.get("enum")
+                if isinstance(enum, list) and enum and value not in {_enum_text(e) for e in enum}:
+                    # Argo validates the submitted workflow, the override included, against the enum
+                    raise SpecError(f"-p {name}={value}: value {value!r} of parameter {name!r} is not in its enum "
+                                    f"[{', '.join(_enum_text(e) for e in enum)}]",
+                                    file=file, path=f"spec.arguments.parameters[{i}]")
                 param["value"] = value
                 param.pop("valueFrom", None)
                 break
         else:
             params.append({"name": name, "value": value})
+
+
+def _enum_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
 
 
 def prepare(raw: dict, args: argparse.Namespace, store: Store, *, file: str = "",
@@ -147,7 +160,7 @@ def prepare(raw: dict, args: argparse.Namespace, store: Store, *, file: str = ""
     if getattr(args, "entrypoint", None):
         wf.setdefault("spec", {})["entrypoint"] = args.entrypoint
     if params:
-        set_parameters(wf, params)
+        set_parameters(wf, params, file=file or None)
     meta.setdefault("creationTimestamp", now_iso())
     meta.setdefault("uid", str(uuid.uuid4()))
     wf.pop("status", None)
