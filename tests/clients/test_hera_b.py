@@ -300,6 +300,7 @@ def test_optional_artifact_that_is_not_there(tiphys):
     assert wf["status"]["phase"] == "Succeeded"
     assert "artifacts" not in nodes["[0].make"]["outputs"]
     assert nodes["[1].use"]["outputs"]["result"] == "False"
+    assert nodes["[1].use"]["inputs"] == {"artifacts": [{"name": "maybe", "path": "/tmp/maybe", "optional": True}]}
 
 
 # --------------------------------------------------------------------------- suspend, parallelism, sync

@@ -383,11 +383,13 @@ def _inputs_status(bound: dict[str, Any], tmpl: dict[str, Any]) -> dict[str, Any
     if bound["parameters"]:
         found["parameters"] = [{"name": k, "value": v} for k, v in bound["parameters"].items()]
     arts = []
-    paths = {a["name"]: a.get("path") for a in (tmpl.get("inputs") or {}).get("artifacts") or []}
+    decls = {a["name"]: a for a in (tmpl.get("inputs") or {}).get("artifacts") or [] if isinstance(a, dict)}
     for name, art in bound["artifacts"].items():
         if art is not None:
-            arts.append({k: v for k, v in {**art, "name": name, "path": paths.get(name)}.items()
+            arts.append({k: v for k, v in {**art, "name": name, "path": decls.get(name, {}).get("path")}.items()
                          if v is not None and k != inputs.KEYED})
+        elif name in decls:   # an optional artifact not supplied: Argo lists it as declared
+            arts.append(dict(decls[name]))
     if arts:
         found["artifacts"] = arts
     return found
