@@ -6,9 +6,10 @@ trouble, Argo phase Error) and never let OSError and friends leak upward.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from tiphys.executors.podgc import PodGC
 
@@ -61,6 +62,10 @@ class StepSpec:
     tty: bool = False                         # container.tty: stdin is a terminal
     attempts: int = 1                         # containerSet retryStrategy: runs of the command in this step
     attempt_delay: float = 0.0                # seconds between them (retryloop.py)
+    # The step's whole Kubernetes Pod (tiphys/k8s/podspec.py: main wrapped by the helper, the
+    # helper's init container, the template's sidecars and initContainers, podSpecPatch), given
+    # only to an executor with `plays_pods = True` (runtime/wholepod.py); None otherwise.
+    pod: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,10 @@ class StepResult:
     oom_killed: bool = False
     stopped: bool = False                     # ended by StepHandle.stop()
     error: str | None = None                  # infrastructure failure message
+    # an executor that plays whole pods: the pod's other containers (sidecars, and template
+    # initContainers that failed), each as a result of its own (name, result), for their logs
+    # and for a sidecar's failure (runtime/sidecars.py judges them as it judges its own)
+    containers: tuple[tuple[str, "StepResult"], ...] = ()
 
 
 class StepHandle(Protocol):
@@ -80,6 +89,13 @@ class StepHandle(Protocol):
 
 
 class Executor(Protocol):
+    """`start` runs one step. An executor may also say `plays_pods = True` (a class
+    attribute): it is then handed each container/script step's whole Pod in `StepSpec.pod`
+    and plays it all (sidecars and init containers included: the runtime does not compose
+    them itself), reporting the other containers in `StepResult.containers`. It may offer
+    `entrypoint(image) -> list[str] | None` (an image's ENTRYPOINT+CMD), so that a container
+    without `command` is wrapped by the helper as well."""
+
     name: str
 
     async def start(self, spec: StepSpec) -> StepHandle: ...

@@ -26,6 +26,36 @@ from tiphys.spec.lintvalues import ARTIFACT_LOCATIONS
 if TYPE_CHECKING:
     import httpx   # imported where a request is made: a tenth of a second of every run's start-up
 
+    from tiphys.runtime.runner import Runner
+
+
+async def step(runner: Runner, action: A.StartPod) -> None:
+    """Run an http or data step of `runner`'s workflow here, in the controller; stopped and
+    timed out as a process is."""
+    nid = action.node_id
+    await runner._journal_started(nid)
+    secrets = steps.secret_lookup(runner.store, runner.home, runner.wf["metadata"].get("namespace") or "default")
+    handle = Handle(asyncio.ensure_future(perform(action, runner.repo, secrets)))
+    runner.handles[nid] = handle
+    if nid in runner.stop_on_start:
+        runner.stop_on_start.discard(nid)
+        await handle.stop()
+    timer = None
+    if action.deadline is not None:
+        timer = asyncio.get_running_loop().call_later(action.deadline, runner._deadline, nid)
+    try:
+        event = A.PodExited(nid, None, reply=await handle.work)
+    except asyncio.CancelledError:
+        if not handle.stopped:
+            raise
+        late = nid in runner.deadlines
+        event = A.PodExited(nid, None, deadline_exceeded=late, stopped=not late)
+    finally:
+        if timer:
+            timer.cancel()
+        runner.handles.pop(nid, None)
+    runner.events.put_nowait(event)
+
 
 def is_agent_step(action: A.StartPod) -> bool:
     return any(kind in action.template for kind in agent.KINDS)

@@ -31,7 +31,7 @@ from tiphys.engine import durations
 from tiphys.engine.containerset import EMISSARY_FAILURE, MAIN, graph
 from tiphys.errors import TiphysError
 from tiphys.executors.base import StepResult, StepSpec
-from tiphys.runtime import steps
+from tiphys.runtime import steps, wholepod
 
 if TYPE_CHECKING:
     from tiphys.runtime.runner import Runner
@@ -89,6 +89,8 @@ def container_specs(runner: Runner, action: A.StartPod, workdir: Path) -> dict[s
                                   artifacts=action.artifacts if main else ())
         spec = steps.build_spec(one, workdir, runner.repo, secrets, pod_labels=runner.pod_labels,
                                 pod_gc=runner.pod_gc, workflow_uid=str(runner.wf["metadata"].get("uid") or ""))
+        if wholepod.plays_pods(runner.executor):
+            spec = wholepod.with_pod(runner, one, spec)   # this container as the `main` of a pod of its own
         found[name] = dataclasses.replace(spec, key=f"{action.node_id}-{name}", workdir=spec.workdir / "ctr" / name,
                                           attempts=runs, attempt_delay=delay)
     return found

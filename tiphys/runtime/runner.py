@@ -30,7 +30,7 @@ from tiphys.executors import detached, podgc
 from tiphys.executors.base import Executor
 from tiphys.spec import models
 from tiphys.runtime import (admission, agent, artifacts, containerset, daemons, dryrun, journal, journalbatch,
-                            reattach, resources, sidecars, steps)
+                            reattach, resources, sidecars, steps, wholepod)
 from tiphys.runtime.shared import Shared
 
 log = logging.getLogger("tiphys.runtime")
@@ -396,7 +396,7 @@ class Runner:
             if "resource" in action.template:
                 self.events.put_nowait(await resources.run(action, self.store, self.wf, self._start_workflow))
             elif agent.is_agent_step(action):
-                await self._agent_step(action)
+                await agent.step(self, action)
             elif ident is not None:      # its quota share, kept in the store, goes when it ends
                 await self._pod(action, ident)
                 await admission.for_store(self.store).released(namespace, action.pod_name)
@@ -441,18 +441,21 @@ class Runner:
             await containerset.run(self, action, workdir)
             return
 
+        whole = wholepod.plays_pods(self.executor)   # the pod plays its sidecars itself
+
         def build(act: A.StartPod, folder: Path) -> Any:
-            return steps.build_spec(act, folder, self.repo, steps.secret_lookup(
+            spec = steps.build_spec(act, folder, self.repo, steps.secret_lookup(
                 self.store, self.home, self.wf["metadata"].get("namespace") or "default"),
                 pod_labels=self.pod_labels, pod_gc=self.pod_gc,
                 workflow_uid=str(self.wf["metadata"].get("uid") or ""))
+            return wholepod.with_pod(self, act, spec) if whole else spec
 
         side = sidecars.Sidecars([], 0.0)
         for attempt in range(SETUP_TRIES):
             try:
                 # input artifacts may be large downloads: in a thread
                 spec = build(action, workdir) if self._light(action) else await asyncio.to_thread(build, action, workdir)
-                if action.template.get("sidecars") and not side.handles:
+                if action.template.get("sidecars") and not side.handles and not whole:
                     side = sidecars.Sidecars.of(action, workdir, build)
                     await side.start(self.executor)
                 if ident is not None:
@@ -493,14 +496,14 @@ class Runner:
                 await asyncio.sleep(0.05 * (attempt + 1))
                 continue
             break
-        failure = await side.stop()
+        failure = await side.stop() or sidecars.judge(result.containers)
         out, err = steps.read_logs(result)
         collect_args = (action, result, self.repo, self.prefix, action.node_id in self.deadlines, out, err)
         event = steps.collect(*collect_args) if self._light(action) \
             else await asyncio.to_thread(steps.collect, *collect_args)   # uploads
         if failure:
             event = dataclasses.replace(event, container_failure=failure)
-        for name, side_result in side.results:
+        for name, side_result in [*side.results, *result.containers]:
             side_out, side_err = steps.read_logs(side_result)
             self.pending_logs.append((self.wf["metadata"]["name"], sidecars.log_key(action.node_id, name),
                                       action.pod_name, side_out, side_err))
@@ -539,33 +542,6 @@ class Runner:
         self.store.append_journal(meta["namespace"], meta["name"], [journal.dumps(
             {"p": node_id, "id": {**ident, **({"executor": name} if name else {})}})])
 
-
-    async def _agent_step(self, action: A.StartPod) -> None:
-        """An http or data step: done here, in the controller (runtime/agent.py); stopped and
-        timed out as a process is."""
-        nid = action.node_id
-        await self._journal_started(nid)
-        secrets = steps.secret_lookup(self.store, self.home, self.wf["metadata"].get("namespace") or "default")
-        handle = agent.Handle(asyncio.ensure_future(agent.perform(action, self.repo, secrets)))
-        self.handles[nid] = handle
-        if nid in self.stop_on_start:
-            self.stop_on_start.discard(nid)
-            await handle.stop()
-        timer = None
-        if action.deadline is not None:
-            timer = asyncio.get_running_loop().call_later(action.deadline, self._deadline, nid)
-        try:
-            event = A.PodExited(nid, None, reply=await handle.work)
-        except asyncio.CancelledError:
-            if not handle.stopped:
-                raise
-            late = nid in self.deadlines
-            event = A.PodExited(nid, None, deadline_exceeded=late, stopped=not late)
-        finally:
-            if timer:
-                timer.cancel()
-            self.handles.pop(nid, None)
-        self.events.put_nowait(event)
 
     async def _start_workflow(self, wf: dict[str, Any]) -> None:
         """Run a Workflow a resource template created, beside this one (same store, executor)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,10 +81,15 @@ class Sidecars:
             return name, await waiting
 
         self.results = list(await asyncio.gather(*(end(n, h) for n, h in self.handles)))
-        for name, result in self.results:
-            if result.error:
-                log.warning("sidecar %s: %s", name, result.error)
-            if result.stopped or result.exit_code in IGNORED_EXITS or result.exit_code is None:
-                continue
-            return f"{name}: Error (exit code {result.exit_code})"
-        return None
+        return judge(self.results)
+
+
+def judge(results: Sequence[tuple[str, StepResult]]) -> str | None:
+    """The failure message of the first sidecar that failed (killed, stopped or 0: ignored)."""
+    for name, result in results:
+        if result.error:
+            log.warning("sidecar %s: %s", name, result.error)
+        if result.stopped or result.exit_code in IGNORED_EXITS or result.exit_code is None:
+            continue
+        return f"{name}: Error (exit code {result.exit_code})"
+    return None
