@@ -99,10 +99,20 @@ def _sandbox(request) -> Backend:
     return Backend(SandboxExecutor(), set() if _Cgroups().kind == "rlimit" else {MEMORY})
 
 
+def _pod(request) -> Backend:
+    from tiphys.executors.pod import PodExecutor
+    podman_or_skip()
+    ensure_test_images()
+    executor = PodExecutor()
+    request.addfinalizer(executor.close)
+    return Backend(executor, {MEMORY})
+
+
 BACKENDS: dict[str, Callable[[Any], Backend]] = {
     "host": _host,
     "sandbox": _sandbox,
     "docker": _docker,
+    "pod": _pod,
 }
 
 

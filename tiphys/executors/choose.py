@@ -5,6 +5,7 @@ Executors by name:
     host     LocalExecutor: the host's tools in a bubblewrap sandbox (images emulated)
     sandbox  SandboxExecutor: the image's own rootfs from the local image store
     docker   DockerExecutor: any Docker API endpoint (DOCKER_HOST, podman's socket)
+    pod      PodExecutor: each step a Kubernetes Pod played by `podman kube play`
     auto     per step: the image from the store if it is there, else the container engine
              if one answers, else the host (with its warning about unknown images)
 
@@ -31,7 +32,7 @@ from typing import Any
 from tiphys.errors import InfrastructureError, SpecError
 from tiphys.executors.base import StepHandle, StepSpec
 
-NAMES = ("host", "sandbox", "docker", "auto")
+NAMES = ("host", "sandbox", "docker", "pod", "auto")
 ANNOTATION = "tiphys.io/executor"
 ENV_VAR = "TIPHYS_EXECUTOR"
 DEFAULT = "host"
@@ -129,7 +130,14 @@ def _docker_answers() -> bool:
         return False
 
 
-FACTORIES: dict[str, Callable[[], Any]] = {"host": _host, "sandbox": _sandbox, "docker": _docker}
+def _pod() -> Any:
+    from tiphys.executors.pod import PodExecutor
+    if not PodExecutor.available():
+        raise InfrastructureError("executor pod: podman is not installed (it plays each step's Pod)")
+    return PodExecutor()
+
+
+FACTORIES: dict[str, Callable[[], Any]] = {"host": _host, "sandbox": _sandbox, "docker": _docker, "pod": _pod}
 
 
 class Chosen:

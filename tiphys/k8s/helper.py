@@ -6,7 +6,8 @@ template's source to /argo/staging/script (the path Argo appends to a script's c
 Each wrapped container (main, a containerSet's containers) then runs
 `/var/run/argo/busybox sh /var/run/argo/wrap NAME -- COMMAND ARGS...`, which
 
-- runs the command (SIGTERM/SIGINT forwarded to it), its stdout also copied to
+- runs the command (SIGTERM/SIGINT forwarded to it; a program that cannot be found is 127
+  with `exec: NAME: not found`, as the runtime says it), its stdout also copied to
   /var/run/argo/ctr/NAME/stdout (the step's `result`);
 - writes its exit code to /var/run/argo/ctr/NAME/exitcode (64: the wrapper itself failed);
 - copies each declared output path (TIPHYS_OUTPUTS: one `INDEX PATH` per line) to
@@ -34,6 +35,9 @@ B=$D/busybox
 name=$1
 shift 2
 mkdir -p "$D/ctr/$name" "$D/outputs" || exit 64
+if ! command -v "$1" >/dev/null 2>&1; then
+  echo "exec: $1: not found" >&2; echo 127 > "$D/ctr/$name/exitcode"; exit 127
+fi
 fifo="$D/ctr/$name/.out"
 rm -f "$fifo"; $B mkfifo "$fifo" || exit 64
 $B tee "$D/ctr/$name/stdout" < "$fifo" &

@@ -47,7 +47,8 @@ NO_DEADLINE = "0001-01-01T00:00:00Z"
 # what a template's container/script holds that is not a Kubernetes Container field
 _NOT_CONTAINER = ("source", "mirrorVolumeMounts", "dependencies")
 
-Entrypoint = Callable[[str], list[str] | None]
+# an image's (ENTRYPOINT, CMD); None: unknown
+Entrypoint = Callable[[str], "tuple[list[str], list[str]] | None"]
 
 
 def is_pod(action: A.StartPod) -> bool:
@@ -60,7 +61,7 @@ def is_pod(action: A.StartPod) -> bool:
 def build(meta: Mapping[str, Any], spec: Mapping[str, Any], action: A.StartPod, node_name: str, *,
           entrypoint: Entrypoint | None = None, helper_image: str = helper.HELPER_IMAGE) -> dict[str, Any]:
     """The Pod of `action` (see the module docstring). `entrypoint(image)` gives an image's
-    ENTRYPOINT+CMD for a container without `command` (None: unknown, left unwrapped)."""
+    (ENTRYPOINT, CMD) for a container without `command` (None: unknown, left unwrapped)."""
     tmpl = action.template
     wf_name = str(meta.get("name") or "")
     pod_spec: dict[str, Any] = {"restartPolicy": "Never"}
@@ -203,8 +204,8 @@ def _instrument(pod: dict[str, Any], tmpl: dict[str, Any], action: A.StartPod, m
                 c["volumeMounts"].append(staging)
             c["volumeMounts"] += [{"name": INPUTS, "mountPath": art.path, "subPath": input_key(i, art)}
                                   for i, art in enumerate(action.inputs)]
-            command = (c.get("command") or []) or (entrypoint(c.get("image", "")) if entrypoint else None) or []
-            if command:
+            command = command_of(c, entrypoint)
+            if command is not None:
                 c["command"] = helper.wrap(name, command)
                 env.append({"name": "TIPHYS_OUTPUTS", "value": outputs})
         c["env"] = env + (c.get("env") or [])
@@ -217,6 +218,20 @@ def _instrument(pod: dict[str, Any], tmpl: dict[str, Any], action: A.StartPod, m
     pod["initContainers"] = [init, *(pod.get("initContainers") or [])]
     for c in pod["initContainers"][1:]:
         c["volumeMounts"] = [*(c.get("volumeMounts") or []), run_mount]
+
+
+def command_of(c: dict[str, Any], entrypoint: Entrypoint | None) -> list[str] | None:
+    """The command to wrap of container `c`, as Kubernetes runs it: its `command`, else the
+    image's ENTRYPOINT, `args` (set here to the image's CMD when it has none and no
+    `command`) following it; None when that cannot be known."""
+    if c.get("command"):
+        return list(c["command"])
+    found = entrypoint(str(c.get("image") or "")) if entrypoint else None
+    if found is None:
+        return None
+    if not c.get("args") and found[1]:
+        c["args"] = list(found[1])
+    return list(found[0])
 
 
 def output_paths(action: A.StartPod) -> list[str]:
