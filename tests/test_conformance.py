@@ -95,7 +95,7 @@ def test_conformance_case(case, conformance_results):
 # -- the same cases with the other executors (TIPHYS_EXECUTOR); TIPHYS_CONFORMANCE_EXECUTORS
 # narrows the list (e.g. "sandbox", or "" for the host run only)
 
-OTHER_EXECUTORS = [e.strip() for e in os.environ.get("TIPHYS_CONFORMANCE_EXECUTORS", "sandbox,docker").split(",")
+OTHER_EXECUTORS = [e.strip() for e in os.environ.get("TIPHYS_CONFORMANCE_EXECUTORS", "sandbox,docker,pod").split(",")
                    if e.strip() and e.strip() != "host"]
 
 

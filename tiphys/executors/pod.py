@@ -79,6 +79,9 @@ class PodExecutor:
         self._files = Path(tempfile.mkdtemp(prefix="tiphys-pods-"))   # each played Pod's file, for kube down
         weakref.finalize(self, shutil.rmtree, self._files, True)
         self._kept: dict[str, list[tuple[Path, dict[str, str], Any]]] = {}   # workflow -> pods kept
+        copies = os.environ.get("TIPHYS_POD_FILES")      # keep a copy of each played Pod there (bench/pods.py)
+        self._copies = Path(copies) if copies else None
+        self._played = 0
 
     @staticmethod
     def available() -> bool:
@@ -121,6 +124,10 @@ class PodExecutor:
                           "see scripts/images)")
         path = self._files / f"{name}.yaml"    # not in workdir: the runtime may clean that first
         path.write_text(yaml.safe_dump(pod, sort_keys=False))
+        if self._copies is not None:
+            self._played += 1
+            self._copies.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, self._copies / f"{self._played:05d}-{name}.yaml")
         rc, _, err = await _podman("kube", "play", "--network", self.network, str(path), check=False)
         labels = dict(pod["metadata"].get("labels") or {})
         if rc != 0:
