@@ -86,3 +86,11 @@ def test_a_failing_sidecar_fails_the_node(tmp_path, executor):
     node = next(iter(done["status"]["nodes"].values()))
     assert done["status"]["phase"] == "Failed"
     assert "side: Error (exit code 4)" in node["message"]
+
+
+def test_the_chosen_pod_executor_is_handed_whole_pods():
+    from tiphys.executors.choose import executor_for
+    podman_or_skip()
+    chosen = executor_for(None, flag="pod", env={})
+    assert chosen.plays_pods and chosen.entrypoint is not None
+    assert not executor_for(None, flag="host", env={}).plays_pods

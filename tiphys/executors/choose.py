@@ -160,6 +160,17 @@ class Chosen:
             self._backends[name] = self._factories[name]()
         return self._backends[name]
 
+    @property
+    def plays_pods(self) -> bool:
+        """Whether the steps go to a backend that plays whole pods (base.Executor); never with
+        auto, whose steps may go elsewhere."""
+        return self.name != "auto" and bool(getattr(self.backend(self.name), "plays_pods", False))
+
+    @property
+    def entrypoint(self) -> Callable[[str], Any] | None:
+        """The pod-playing backend's image (ENTRYPOINT, CMD), for the Pods built for it."""
+        return getattr(self.backend(self.name), "entrypoint", None) if self.plays_pods else None
+
     def pick(self, image: str) -> str:
         """The backend for a step of `image` (the choice itself unless it is auto)."""
         if self.name != "auto":
