@@ -81,7 +81,10 @@ def test_main_container_command_env_resources_and_security() -> None:
 def test_script_is_staged_and_its_path_appended() -> None:
     tmpl = {"name": "t", "script": {"image": "python", "command": ["python"], "source": "print(1)"}}
     pod = podspec.build(META, {}, _action(tmpl), "wf.s")
-    assert _main(pod)["command"][-2:] == ["python", "/argo/staging/script"]
+    assert _main(pod)["command"][-2:] == ["--", "python"]
+    assert _main(pod)["args"] == ["/argo/staging/script"]          # as Argo: the script's path ends the args
+    with_args = {"name": "t", "script": {"image": "python", "command": ["python"], "args": ["-u"], "source": "1"}}
+    assert _main(podspec.build(META, {}, _action(with_args), "wf.s"))["args"] == ["-u", "/argo/staging/script"]
     init = pod["spec"]["initContainers"][0]
     assert {"name": "TIPHYS_SCRIPT", "value": "print(1)"} in init["env"]
     assert "source" not in _main(pod)

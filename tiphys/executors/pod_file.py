@@ -34,6 +34,8 @@ def localize(spec: StepSpec, name: str, workdir: Path,
     pod = copy.deepcopy(dict(spec.pod)) if spec.pod is not None else of_spec(spec, entrypoint)
     pod["metadata"] = {k: v for k, v in pod["metadata"].items() if k in ("labels", "annotations")}
     pod["metadata"]["name"] = name
+    pod["metadata"]["annotations"] = {k: v for k, v in (pod["metadata"].get("annotations") or {}).items()
+                                      if len(str(v)) <= 63}   # podman 4 refuses longer values (Kubernetes does not)
     body = pod["spec"]
     containers = [*body.get("initContainers", []), *body["containers"]]
     main = next((c for c in body["containers"] if c.get("name") == podspec.MAIN), body["containers"][0])
@@ -80,6 +82,7 @@ def _volumes(spec: StepSpec, name: str, workdir: Path, body: dict[str, Any], mai
     hosts: dict[str, Path | None] = {podspec.VAR_RUN: run}
     if any(v.get("name") == podspec.STAGING for v in body.get("volumes") or []):
         (workdir / STAGING).mkdir(exist_ok=True)
+        os.chmod(workdir / STAGING, 0o777)     # the init container may run as the pod's user
         hosts[podspec.STAGING] = workdir / STAGING
     by_path = {m.path: m for m in spec.mounts}
     for vm in main.get("volumeMounts") or []:      # where the runtime put main's volumes
@@ -104,7 +107,8 @@ def _volumes(spec: StepSpec, name: str, workdir: Path, body: dict[str, Any], mai
         if vname == podspec.INPUTS:
             continue
         if hosts.get(vname) is not None:
-            out.append({"name": vname, "hostPath": {"path": str(hosts[vname]), "type": "Directory"}})
+            host = hosts[vname]
+            out.append({"name": vname, "hostPath": {"path": str(host), "type": "Directory" if host.is_dir() else "File"}})  # type: ignore[union-attr]
         elif "hostPath" in vol:
             out.append(vol)
         else:   # a podman volume of this pod: named after it, as podman names the volume after it

@@ -6,8 +6,9 @@ template's source to /argo/staging/script (the path Argo appends to a script's c
 Each wrapped container (main, a containerSet's containers) then runs
 `/var/run/argo/busybox sh /var/run/argo/wrap NAME -- COMMAND ARGS...`, which
 
-- runs the command (SIGTERM/SIGINT forwarded to it; a program that cannot be found is 127
-  with `exec: NAME: not found`, as the runtime says it), its stdout also copied to
+- runs the command, the image's own program found on the image's PATH (never the helper
+  busybox's applet of that name), SIGTERM/SIGINT forwarded to it (a program that cannot be
+  found is 127 with `exec: NAME: not found`, as the runtime says it), its stdout also copied to
   /var/run/argo/ctr/NAME/stdout (the step's `result`);
 - writes its exit code to /var/run/argo/ctr/NAME/exitcode (64: the wrapper itself failed);
 - copies each declared output path (TIPHYS_OUTPUTS: one `INDEX PATH` per line) to
@@ -35,14 +36,27 @@ B=$D/busybox
 name=$1
 shift 2
 mkdir -p "$D/ctr/$name" "$D/outputs" || exit 64
-if ! command -v "$1" >/dev/null 2>&1; then
+# the image's program, found on its PATH here: this busybox would run its own applet of that name
+prog=$1
+case $prog in
+  */*) ;;
+  *) found=; IFS=:
+     for dir in ${PATH:-/usr/local/bin:/usr/bin:/bin}; do
+       if [ -f "${dir:-.}/$prog" ] && [ -x "${dir:-.}/$prog" ]; then found=${dir:-.}/$prog; break; fi
+     done
+     unset IFS; prog=$found ;;
+esac
+if [ -z "$prog" ] || [ ! -e "$prog" ]; then
   echo "exec: $1: not found" >&2; echo 127 > "$D/ctr/$name/exitcode"; exit 127
 fi
+shift
+set -- "$prog" "$@"
 fifo="$D/ctr/$name/.out"
 rm -f "$fifo"; $B mkfifo "$fifo" || exit 64
 $B tee "$D/ctr/$name/stdout" < "$fifo" &
 tee_pid=$!
-"$@" > "$fifo" &
+exec 3<&0                 # an asynchronous command's stdin would be /dev/null: give it ours
+"$@" <&3 3<&- > "$fifo" &
 child=$!
 trap 'kill -TERM $child 2>/dev/null' TERM
 trap 'kill -INT $child 2>/dev/null' INT
@@ -65,7 +79,7 @@ exit $rc
 INIT = r"""set -e
 cp /bin/busybox /var/run/argo/busybox
 printf '%s' "$TIPHYS_WRAPPER" > /var/run/argo/wrap
-chmod 0777 /var/run/argo
+chmod 0777 /var/run/argo 2>/dev/null || true     # not its owner when the pod runs as a user
 if [ -n "${TIPHYS_SCRIPT+set}" ]; then printf '%s' "$TIPHYS_SCRIPT" > /argo/staging/script; chmod 0755 /argo/staging/script; fi
 """
 

@@ -133,8 +133,8 @@ def _containers(tmpl: dict[str, Any], action: A.StartPod) -> tuple[list[str], li
     body = dict(tmpl.get("container") or tmpl.get("script") or {})
     body["name"] = MAIN
     main = _container(body, tmpl, None)
-    if "script" in tmpl:
-        main["command"] = [*(main.get("command") or []), helper.SCRIPT]
+    if "script" in tmpl and body.get("source") is not None:   # (no source: no script, as the executors run it)
+        main["args"] = [*(main.get("args") or []), helper.SCRIPT]    # as Argo: the script's path ends the args
     return [MAIN], [main]
 
 
