@@ -59,8 +59,8 @@ def _dns(text: str, most: int = 40) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:most].strip("-") or "step"
 
 
-async def _podman(*args: str, check: bool = True) -> tuple[int, bytes, bytes]:
-    proc = await asyncio.create_subprocess_exec("podman", *args, stdin=asyncio.subprocess.DEVNULL,
+async def _podman(*args: str, check: bool = True, cwd: Path | None = None) -> tuple[int, bytes, bytes]:
+    proc = await asyncio.create_subprocess_exec("podman", *args, stdin=asyncio.subprocess.DEVNULL, cwd=cwd,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await proc.communicate()
     rc = proc.returncode if proc.returncode is not None else -1
@@ -128,7 +128,8 @@ class PodExecutor:
             self._played += 1
             self._copies.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, self._copies / f"{self._played:05d}-{name}.yaml")
-        rc, _, err = await _podman("kube", "play", "--network", self.network, str(path), check=False)
+        # in a folder of ours: conmon leaves an `oom` file in its cwd when a container is OOM-killed
+        rc, _, err = await _podman("kube", "play", "--network", self.network, str(path), check=False, cwd=self._files)
         labels = dict(pod["metadata"].get("labels") or {})
         if rc != 0:
             init = await _failed_init(pod, name, workdir)
