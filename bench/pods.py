@@ -4,8 +4,9 @@
 
 Each repetition runs `tiphys run WORKLOAD --executor pod` (fresh TIPHYS_HOME), keeping a copy
 of every Pod it played (TIPHYS_POD_FILES), then plays those very files one after the other
-with podman alone: `kube play`, `wait` for main, `kube down` (the floor: a chain runs its
-steps one at a time). Reported: medians of the wall times, and per step
+with podman alone: `kube play` and `wait` for main, one after the other (a chain runs its
+steps one at a time), then `kube down` of each (Tiphys removes them when the workflow ends
+unless podGC says otherwise). Reported: medians of the wall times, and per step
 (tiphys - floor) / steps.
 """
 from __future__ import annotations
@@ -45,7 +46,8 @@ def podman_alone(files: list[Path]) -> float:
     for f in files:
         name = yaml.safe_load(f.read_text())["metadata"]["name"]
         quiet("kube", "play", "--network", "host", str(f))
-        quiet("wait", f"{name}-main")
+        quiet("wait", "--interval", "20ms", f"{name}-main")
+    for f in files:     # removed when the workflow ends, as Tiphys does without podGC
         quiet("kube", "down", str(f))
     return time.perf_counter() - began
 

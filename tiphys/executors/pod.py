@@ -52,6 +52,7 @@ from tiphys.executors.handles import _DoneHandle
 
 MAIN = "main"
 GRACE = 30.0
+WAIT_POLL = "20ms"      # `podman wait` polls the container's state (250 ms by default)
 
 
 def _dns(text: str, most: int = 40) -> str:
@@ -184,10 +185,10 @@ async def _container(name: str, folder: Path) -> StepResult:
     """A finished container's exit code and logs (in `folder`), as a StepResult."""
     folder.mkdir(parents=True, exist_ok=True)
     out, err = folder / "stdout", folder / "stderr"
-    _, logs_out, logs_err = await _podman("logs", name, check=False)
+    (_, logs_out, logs_err), (rc, info, _) = await asyncio.gather(_podman("logs", name, check=False),
+                                                                  _podman("inspect", name, check=False))
     out.write_bytes(logs_out)
     err.write_bytes(logs_err)
-    rc, info, _ = await _podman("inspect", name, check=False)
     state = json.loads(info)[0]["State"] if rc == 0 else {}
     code = state.get("ExitCode") if state.get("Status") == "exited" else None
     oom = bool(state.get("OOMKilled")) or (code == 137 and kernel_oom(str(json.loads(info)[0].get("Id") or "")))
@@ -226,10 +227,12 @@ class PodHandle:
         spec, workdir = self.spec, self.workdir
         outputs: dict[str, Path | None] = {p: None for p in spec.output_paths}
         try:
-            await _podman("wait", f"{self.name}-{MAIN}")
+            await _podman("wait", "--interval", WAIT_POLL, f"{self.name}-{MAIN}")
             await asyncio.gather(*(_end(f"{self.name}-{c}", self.grace) for c in self.others))
-            main = await _container(f"{self.name}-{MAIN}", workdir)
-            others = [(c, await _container(f"{self.name}-{c}", workdir / "sidecars" / c)) for c in self.others]
+            main, *rest = await asyncio.gather(_container(f"{self.name}-{MAIN}", workdir),
+                                               *(_container(f"{self.name}-{c}", workdir / "sidecars" / c)
+                                                 for c in self.others))
+            others = list(zip(self.others, rest))
         except (RuntimeError, ValueError, KeyError, IndexError) as e:
             await asyncio.to_thread(_down, self.path)
             return StepResult(exit_code=None, stdout=workdir / "stdout", stderr=workdir / "stderr", outputs=outputs,
@@ -247,7 +250,7 @@ async def _end(container: str, grace: float) -> None:
     """SIGTERM, then SIGKILL after `grace` seconds unless it ended (nothing if it has already)."""
     if grace > 0:
         await _podman("kill", "--signal", "TERM", container, check=False)
-        waiting = asyncio.ensure_future(_podman("wait", container, check=False))
+        waiting = asyncio.ensure_future(_podman("wait", "--interval", WAIT_POLL, container, check=False))
         try:
             await asyncio.wait_for(asyncio.shield(waiting), grace)
             return
