@@ -186,8 +186,9 @@ def test_choice_precedence_flag_annotation_env_config_default():
 
 
 def test_bad_choices_name_where_they_came_from(tmp_path):
-    with pytest.raises(SpecError, match=f"metadata.annotations.{choose.ANNOTATION}.*'kubernetes'"):
-        choose.decide(None, wf("kubernetes"), {}, {})
+    with pytest.raises(SpecError, match=f"metadata.annotations.{choose.ANNOTATION}.*'nomad'"):
+        choose.decide(None, wf("nomad"), {}, {})
+    assert choose.decide(None, wf(), {choose.ENV_VAR: "kubernetes"}, {}) == choose.Choice("kubernetes", choose.ENV_VAR)
     with pytest.raises(SpecError, match="TIPHYS_EXECUTOR"):
         choose.decide(None, wf(), {choose.ENV_VAR: "vm"}, {})
     (tmp_path / "config.yaml").write_text("executor: [sandbox]\n")

@@ -48,7 +48,7 @@ def _add_run_parser(sub: argparse._SubParsersAction, name: str, help_text: str) 
     p.add_argument("-w", "--wait", action="store_true",
                    help="with a server: wait until it ends, exit 1 unless it Succeeded (run always waits)")
     p.add_argument("--watch", action="store_true", help="with a server: show it live until it ends")
-    p.add_argument("--executor", choices=("host", "sandbox", "docker", "pod", "auto"),
+    p.add_argument("--executor", choices=("host", "sandbox", "docker", "pod", "kubernetes", "auto"),
                    help="what runs the steps (else: annotation tiphys.io/executor, $TIPHYS_EXECUTOR, "
                         "executor: in $TIPHYS_HOME/config.yaml, else host)")
     p.set_defaults(handler="lifecycle:cmd_submit" if name == "submit" else "run:cmd_run")

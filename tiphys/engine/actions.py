@@ -75,6 +75,7 @@ class PodExited:
     reply: dict[str, Any] | None = None
     container_failure: str | None = None     # a sidecar that failed: "<name>: Error (exit code N)"
     termination_message: str | None = None   # why main failed, appended to the node's message
+    pod_message: str | None = None           # a cluster pod's own failure (evicted...): the node Failed with it
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ def for_pod(info: dict[str, Any], ev: A.PodExited, stopping: str | None) -> tupl
         return phases.FAILED, (info["deadline"] or (0, "Step exceeded its deadline"))[1], outs
     if ev.stopped:
         return phases.FAILED, stopping or "Stopped", outs
+    if ev.pod_message:
+        return phases.FAILED, ev.pod_message, outs
     phase, message = phases.SUCCEEDED, None
     if ev.oom_killed:
         phase, message = phases.FAILED, "OOMKilled (exit code 137)"

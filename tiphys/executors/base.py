@@ -77,6 +77,8 @@ class StepResult:
     oom_killed: bool = False
     stopped: bool = False                     # ended by StepHandle.stop()
     error: str | None = None                  # infrastructure failure message
+    message: str | None = None                # the pod failed for a reason of its own (evicted, its deadline):
+                                              # the node Failed with it, as Argo takes pod.status.message
     # an executor that plays whole pods: the pod's other containers (sidecars, and template
     # initContainers that failed), each as a result of its own (name, result), for their logs
     # and for a sidecar's failure (runtime/sidecars.py judges them as it judges its own)

@@ -6,6 +6,8 @@ Executors by name:
     sandbox  SandboxExecutor: the image's own rootfs from the local image store
     docker   DockerExecutor: any Docker API endpoint (DOCKER_HOST, podman's socket)
     pod      PodExecutor: each step a Kubernetes Pod played by `podman kube play`
+    kubernetes  KubernetesExecutor: each step a Pod in the cluster of the current kubeconfig
+             context, or the in-cluster service account
     auto     per step: the image from the store if it is there, else the container engine
              if one answers, else the host (with its warning about unknown images)
 
@@ -32,7 +34,7 @@ from typing import Any
 from tiphys.errors import InfrastructureError, SpecError
 from tiphys.executors.base import StepHandle, StepSpec
 
-NAMES = ("host", "sandbox", "docker", "pod", "auto")
+NAMES = ("host", "sandbox", "docker", "pod", "kubernetes", "auto")
 ANNOTATION = "tiphys.io/executor"
 ENV_VAR = "TIPHYS_EXECUTOR"
 DEFAULT = "host"
@@ -137,7 +139,14 @@ def _pod() -> Any:
     return PodExecutor()
 
 
-FACTORIES: dict[str, Callable[[], Any]] = {"host": _host, "sandbox": _sandbox, "docker": _docker, "pod": _pod}
+def _kubernetes() -> Any:
+    from tiphys.executors.kubernetes import KubernetesExecutor
+    return KubernetesExecutor()        # InfrastructureError when no kubeconfig/in-cluster config is found
+
+
+FACTORIES: dict[str, Callable[[], Any]] = {"host": _host, "sandbox": _sandbox, "docker": _docker,
+                                           "pod": _pod,
+                                           "kubernetes": _kubernetes}
 
 
 class Chosen:
@@ -165,6 +174,12 @@ class Chosen:
         """Whether the steps go to a backend that plays whole pods (base.Executor); never with
         auto, whose steps may go elsewhere."""
         return self.name != "auto" and bool(getattr(self.backend(self.name), "plays_pods", False))
+
+    @property
+    def cluster_admits(self) -> bool:
+        """Whether the steps go to a cluster that admits pods itself (its ResourceQuota and
+        LimitRange): the local admission then stands aside."""
+        return self.name != "auto" and bool(getattr(self.backend(self.name), "cluster_admits", False))
 
     @property
     def entrypoint(self) -> Callable[[str], Any] | None:

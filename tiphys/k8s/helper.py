@@ -17,7 +17,8 @@ Each wrapped container (main, a containerSet's containers) then runs
 
 A static busybox runs in any Linux image, even one without a shell, as argoexec does.
 Whoever plays the pod reads /var/run/argo back: the `pod` executor binds it to a host folder
-of the step; on a cluster it must be read before the pod is deleted (README: design).
+of the step; on a cluster the `kubernetes` executor reads it through the exec API from a `wait`
+container that stays until it has (k8s/clusterpod.py; README: design).
 """
 from __future__ import annotations
 

@@ -31,8 +31,9 @@ def attachable(executor: Any, action: A.StartPod) -> bool:
     """Whether a step of this kind runs as one detached process an executor can re-attach to
     (agent, resource and containerSet steps, and pods with sidecars, do not yet)."""
     t = action.template
-    return not (agent.is_agent_step(action) or "containerSet" in t or "resource" in t or t.get("sidecars")
-                or getattr(executor, "attach", None) is None)
+    whole = getattr(executor, "plays_pods", False)      # sidecars are then in the pod it re-attaches to
+    return not (agent.is_agent_step(action) or "containerSet" in t or "resource" in t
+                or (t.get("sidecars") and not whole) or getattr(executor, "attach", None) is None)
 
 
 def _picked(executor: Any, action: A.StartPod) -> str | None:
@@ -52,11 +53,11 @@ def _never_spawned(executor: Any, dry_run: bool, action: A.StartPod, workdir: Pa
 
 
 def _container_of(executor: Any, dry_run: bool, action: A.StartPod) -> dict[str, Any] | None:
-    """A docker step with no journaled identity (the run died while creating its container):
-    the executor looks for its container by its labels, and starts it if there is none."""
-    if dry_run or _picked(executor, action) != "docker":
-        return None
-    return {"executor": "docker"}
+    """A docker or kubernetes step with no journaled identity (the run died while creating its
+    container or pod): the executor looks for it (labels, the pod's name), and starts it if there
+    is none."""
+    picked = None if dry_run else _picked(executor, action)
+    return {"executor": picked} if picked in ("docker", "kubernetes") else None
 
 
 def left_identity(workdir: Path) -> dict[str, Any] | None:

@@ -400,6 +400,8 @@ class Runner:
             elif ident is not None:      # its quota share, kept in the store, goes when it ends
                 await self._pod(action, ident)
                 await admission.for_store(self.store).released(namespace, action.pod_name)
+            elif getattr(self.executor, "cluster_admits", False):
+                await self._pod(action)             # a cluster admits its pods itself (its own quota)
             else:
 
                 def waiting(message: str) -> None:
@@ -464,6 +466,8 @@ class Runner:
                     handle = await self.executor.start(spec)
                     if self.journal:
                         await asyncio.to_thread(self._journal_identity, action.node_id, handle)
+                if hasattr(handle, "report_pending"):   # a cluster's pod waits (quota, image): node Pending, why
+                    handle.report_pending(lambda message: self.events.put_nowait(A.PodPending(action.node_id, message)))
             except (TiphysError, OSError) as exc:
                 await side.stop()
                 message = str(exc) if isinstance(exc, TiphysError) else f"could not start step: {exc}"

@@ -238,7 +238,7 @@ def collect(action: A.StartPod, result: StepResult, repo: Repositories, key_pref
     return A.PodExited(node_id=action.node_id, exit_code=result.exit_code, stdout=stdout[-RESULT_LIMIT:],
                        parameters=params, artifacts=arts, oom_killed=result.oom_killed,
                        deadline_exceeded=deadline_exceeded, stopped=result.stopped and not deadline_exceeded,
-                       error=error)
+                       error=error, pod_message=result.message)
 
 
 def _save_logs(action: A.StartPod, repo: Repositories, key: str, text: str, result: StepResult) -> dict[str, Any]:
