@@ -44,11 +44,13 @@ def env_file(ctx: dict, hostname: str) -> int:
     return fd
 
 
-def sandbox_argv(ctx: dict, root: str, hostname: str, status_fd: int, cwd: str,
-                 argv: list[str], env_fd: int) -> list[str]:
+def sandbox_argv(ctx: dict, hostname: str, status_fd: int, cwd: str,
+                 argv: list[str], env_fd: int, script_fd: int | None = None) -> list[str]:
     """The full bwrap command line, in the order LocalExecutor builds it (checked against
-    the real one by bench.sandbox.verify_context)."""
-    bw = [ctx["bwrap"], "--bind", root, "/", *ctx["base"], "--hostname", hostname, "--args", str(env_fd)]
+    the real one by bench.sandbox.verify_context): a step with no output path gets an
+    in-memory root, its script copied in from `script_fd`."""
+    script = [] if script_fd is None else ["--perms", "0755", "--file", str(script_fd), ctx["script_path"]]
+    bw = [ctx["bwrap"], "--tmpfs", "/", *ctx["base"], *script, "--hostname", hostname, "--args", str(env_fd)]
     return bw + ["--json-status-fd", str(status_fd), "--chdir", cwd, "--", *argv]
 
 
@@ -175,23 +177,20 @@ class Baseline:
                         f.write(source)
                     os.chmod(script, 0o755)
                     argv = [*argv, script]
-                r = w = env_fd = None
+                r = w = env_fd = script_fd = None
                 full = [ctx["bwrap"], *MINIMAL_BWRAP, "--chdir", d, "--", *argv]
                 kw = dict(cwd=d, env=dict(ctx["env"]))
             elif ctx["sandbox"]:
-                root = os.path.join(d, "root")
-                os.mkdir(root)
+                script_fd = None
                 if source is not None:
-                    staging = os.path.join(root, "argo", "staging")
-                    os.makedirs(staging)
-                    with open(os.path.join(staging, "script"), "w") as f:
-                        f.write(source)
-                    os.chmod(os.path.join(staging, "script"), 0o755)
+                    script_fd = os.memfd_create("baseline-script", os.MFD_CLOEXEC)
+                    os.write(script_fd, source.encode())
+                    os.lseek(script_fd, 0, os.SEEK_SET)
                     argv = [*argv, ctx["script_path"]]
                 r, w = os.pipe()
                 env_fd = env_file(ctx, f"step-{n}")
-                full = sandbox_argv(ctx, root, f"step-{n}", w, "/", argv, env_fd)
-                kw = dict(pass_fds=(w, env_fd), cwd=d, env={})
+                full = sandbox_argv(ctx, f"step-{n}", w, "/", argv, env_fd, script_fd)
+                kw = dict(pass_fds=(w, env_fd) + (() if script_fd is None else (script_fd,)), cwd=d, env={})
             else:
                 if source is not None:
                     script = os.path.join(d, "script")
@@ -199,7 +198,7 @@ class Baseline:
                         f.write(source)
                     os.chmod(script, 0o755)
                     argv = [*argv, script]
-                r = w = env_fd = None
+                r = w = env_fd = script_fd = None
                 full = argv
                 kw = dict(cwd=d, env=dict(ctx["env"]))
             if self.log:
@@ -215,6 +214,8 @@ class Baseline:
                         os.close(w)
                     if env_fd is not None:
                         os.close(env_fd)
+                    if script_fd is not None:
+                        os.close(script_fd)
             rc = await proc.wait()
             if r is not None:
                 os.close(r)

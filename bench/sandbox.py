@@ -82,8 +82,7 @@ def verify_context(ex: local.LocalExecutor, ctx: dict) -> None:
             fd = real[real.index("--json-status-fd") + 1]
             hostname = real[real.index("--hostname") + 1]
             env_fd = real[real.index("--args") + 1]
-            ours = sandbox_argv(ctx, str(Path(tmp) / "step" / "root"), hostname, int(fd), "/",
-                                ["echo", "hello"], int(env_fd))
+            ours = sandbox_argv(ctx, hostname, int(fd), "/", ["echo", "hello"], int(env_fd))
         else:
             ours = ["echo", "hello"]
             # the host executor's sh records the exit status (executors/detached.py): Tiphys' cost

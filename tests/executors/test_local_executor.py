@@ -442,3 +442,27 @@ def test_memory_limit_rlimit_fallback(tmp_path, sandbox, monkeypatch):
                               memory_limit=128 * 1024 * 1024))
     assert r.exit_code not in (0, None) and not r.oom_killed
     assert "MemoryError" in r.stderr.read_text()
+
+
+@pytest.mark.integration
+@needs_bwrap
+def test_steps_nothing_is_read_back_from_get_an_in_memory_root(tmp_path):
+    # issue 11: no root folder on disk to build and remove, the same private writable places
+    ex = LocalExecutor(sandbox=True)
+    script = ("import os\nfor d in ('/tmp', '/root', '/mnt', '/home', '/argo/staging', os.getcwd()):\n"
+              "    open(d + '/mine', 'w').write(d)\nprint(os.getcwd(), sorted(os.listdir('/tmp')), "
+              "oct(os.stat('/tmp').st_mode & 0o7777), os.access('/usr', os.W_OK), os.access('/etc', os.W_OK))\n")
+
+    async def both():
+        specs = [step(tmp_path, "python:3.11", command=("python",), script=script, working_dir="/work/dir"),
+                 sh(tmp_path, "sleep 0.3; ls -A /tmp; touch /usr/x 2>/dev/null && echo bad; echo $(pwd)")]
+        handles = [await ex.start(s) for s in specs]
+        return specs, [await h.wait() for h in handles]
+
+    specs, (r1, r2) = run(both())
+    assert all(local.in_memory_root(s) for s in specs)
+    assert (r1.exit_code, r1.stdout.read_text()) == (0, "/work/dir ['mine'] 0o1777 False False\n"), r1.stderr.read_text()
+    assert (r2.exit_code, r2.stdout.read_text()) == (0, "/\n")   # the other step's /tmp is not there
+    assert not (r1.stdout.parent / "root").exists() and not (r2.stdout.parent / "root").exists()
+    assert not local.in_memory_root(sh(tmp_path, "true", output_paths=("/tmp/x",)))
+    assert not local.in_memory_root(sh(tmp_path, "true", memory_limit=64 << 20))

@@ -1,7 +1,7 @@
 """The bubblewrap command line of a sandboxed step, and paths as the step sees them.
 
 The sandbox layout itself is described in local.py's docstring and README.md: the step's
-`/` is a private host folder, the host's system folders are bound read-only, the shims are
+`/` is a private host folder (or a tmpfs, when nothing is read back from it), the host's system folders are bound read-only, the shims are
 first on PATH. `base_args` is the part shared by every step of an executor, `command` the
 whole line of one step, and `resolve_in_root` maps a path of the step back to the host.
 """
@@ -55,13 +55,15 @@ def base_args(shim_dir: Path) -> list[str]:
     return args
 
 
-def command(bwrap: str, root: Path, base: list[str], extra_binds: list[str], hostname: str,
+def command(bwrap: str, root: Path | None, base: list[str], extra_binds: list[str], hostname: str,
             env: dict[str, str], status_fd: int, cwd: str, argv: list[str], env_fd: int | None = None) -> list[str]:
-    """The full bwrap command line running `argv` in the sandbox rooted at `root`. With
+    """The full bwrap command line running `argv` in the sandbox rooted at `root` (None: a
+    fresh tmpfs, gone with the step, for a step nothing is read back from). With
     `env_fd` (from `env_file`), the step's environment is read from that file descriptor
     (bwrap `--args`) instead of the command line, where any local user could read it in `ps`
     (a resolved secret, for one)."""
-    bw = [bwrap, "--bind", str(root), "/", *base, *extra_binds, "--hostname", hostname]
+    top = ["--tmpfs", "/"] if root is None else ["--bind", str(root), "/"]
+    bw = [bwrap, *top, *base, *extra_binds, "--hostname", hostname]
     if env_fd is not None:
         bw += ["--args", str(env_fd)]
     else:
@@ -153,7 +155,13 @@ def env_file(env: dict[str, str]) -> int:
     """An anonymous in-memory file holding `--setenv K V` for every variable, NUL-separated, as
     bwrap's `--args FD` reads them; the caller passes it to bwrap (pass_fds) and closes it."""
     data = b"".join(b"--setenv\0" + k.encode() + b"\0" + v.encode() + b"\0" for k, v in env.items())
-    fd = os.memfd_create("tiphys-step-env", os.MFD_CLOEXEC)
+    return memory_file("tiphys-step-env", data)
+
+
+def memory_file(name: str, data: bytes) -> int:
+    """An anonymous in-memory file holding `data`, read from the start: for bwrap's `--args FD`
+    or `--file FD PATH` (a step's script in an in-memory root, no file on disk)."""
+    fd = os.memfd_create(name, os.MFD_CLOEXEC)
     try:
         view = memoryview(data)
         while view:

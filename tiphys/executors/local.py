@@ -2,7 +2,8 @@
 
 See README.md in this folder for the invariants. In short, a sandboxed step sees:
 
-    /                  spec.workdir/root on the host, writable, private to the step
+    /                  spec.workdir/root on the host, writable, private to the step (a tmpfs
+                       instead when nothing is read back from it: `in_memory_root`)
     /usr /etc /opt /var  the host's, read-only (/bin /lib* /sbin recreated as symlinks)
     /dev /proc         fresh (bwrap --dev / --proc), pid/ipc/uts/cgroup namespaces
     /tmp /root /mnt /home /srv /media  plain folders of the private root (so they survive for collection)
@@ -35,7 +36,9 @@ from tiphys.executors.bubblewrap import (
     SYSTEM_DIRS, base_args, resolve_in_root,
 )
 from tiphys.executors.bubblewrap import command as bubblewrap_command
-from tiphys.executors.bubblewrap import env_file, inputs_over_mounts, mount_args, mount_sources, place_mounts
+from tiphys.executors.bubblewrap import (
+    env_file, inputs_over_mounts, memory_file, mount_args, mount_sources, place_mounts,
+)
 from tiphys.executors.cgroups import _Cgroups, _Group, _safe_name
 from tiphys.executors.handles import LocalHandle, _DoneHandle, _Run
 from tiphys.executors.images import KNOWN_IMAGES, default_argv, image_known, install_shims, parse_image
@@ -54,6 +57,23 @@ _warned_images: set[str] = set()
 
 def _under(path: str, top: str) -> bool:
     return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def _in_system(path: str) -> str | None:
+    """The read-only system folder (bound from the host) holding the sandbox path `path`."""
+    return next((d for d in SYSTEM_DIRS if _under(path, "/" + d) and os.path.lexists("/" + d)), None)
+
+
+def _sandbox_cwd(spec: StepSpec) -> tuple[str, str | None]:
+    """A sandboxed step's working dir, and the problem with it (a missing one in a read-only
+    system folder cannot be made)."""
+    cwd = spec.working_dir or "/"
+    if not cwd.startswith("/"):
+        cwd = "/" + cwd
+    system = _in_system(cwd)
+    if system and not os.path.isdir(cwd):
+        return cwd, f"workingDir {cwd} is inside the read-only system folder /{system} and does not exist"
+    return cwd, None
 
 
 def _place(source: Path, dest: Path) -> None:
@@ -182,28 +202,21 @@ class LocalExecutor:
         return self._limits().create(spec.key, spec.memory_limit, spec.cpu_limit)
 
     async def _start_sandboxed(self, spec, workdir, stdout, stderr, out_f, err_f, failed):
+        if in_memory_root(spec):
+            return self._start_in_memory(spec, workdir, stdout, stderr, out_f, err_f, failed)
         root = workdir / "root"
         if root.exists() or root.is_symlink():
             await asyncio.to_thread(shutil.rmtree, root)
         root.mkdir()
-        system = [d for d in SYSTEM_DIRS if os.path.lexists("/" + d)]
-
-        def in_system(path: str) -> str | None:
-            return next((d for d in system if _under(path, "/" + d)), None)
-
-        cwd = spec.working_dir or "/"
-        if not cwd.startswith("/"):
-            cwd = "/" + cwd
-        if in_system(cwd):
-            if not os.path.isdir(cwd):
-                return failed(f"workingDir {cwd} is inside the read-only system folder "
-                              f"/{in_system(cwd)} and does not exist")
-        else:
+        cwd, problem = _sandbox_cwd(spec)
+        if problem:
+            return failed(problem)
+        if not _in_system(cwd):
             (root / cwd.lstrip("/")).mkdir(parents=True, exist_ok=True)
         for item in spec.inputs:
-            if in_system(item.path):
+            if _in_system(item.path):
                 return failed(f"input path {item.path} is inside the read-only system folder "
-                              f"/{in_system(item.path)}")
+                              f"/{_in_system(item.path)}")
             if not os.path.lexists(item.source):
                 return failed(f"input source {item.source} for {item.path} does not exist")
         input_paths = [item.path if item.path.startswith("/") else cwd.rstrip("/") + "/" + item.path
@@ -220,19 +233,48 @@ class LocalExecutor:
             (staging / "script").write_text(spec.script)
             os.chmod(staging / "script", 0o755)
             script = SCRIPT_IN_SANDBOX
-        name, _ = parse_image(spec.image)
-        extra_binds: list[str] = []
-        if name == "argoproj/argosay":
-            extra_binds = ["--ro-bind", str(self._shims() / "argosay"), ARGOSAY_IN_SANDBOX]
         argv = self._argv(spec, ARGOSAY_IN_SANDBOX, script)
         if argv is None:
             return failed(f"image {spec.image!r} has no known entrypoint: set command")
-        argv = retryloop.wrap(argv, spec.attempts, spec.attempt_delay)
         try:
-            mounts = place_mounts(root, spec.mounts, in_system) if spec.mounts else []
+            mounts = place_mounts(root, spec.mounts, _in_system) if spec.mounts else []
         except InfrastructureError as e:
             return failed(str(e))
-        extra_binds += mount_args(mounts) + inputs_over_mounts(root, input_paths, mounts)
+        extra_binds = mount_args(mounts) + inputs_over_mounts(root, input_paths, mounts)
+        return self._spawn_sandboxed(spec, workdir, stdout, stderr, out_f, err_f, root, cwd, argv,
+                                     extra_binds, mount_sources(spec.mounts, mounts))
+
+    def _start_in_memory(self, spec, workdir, stdout, stderr, out_f, err_f, failed):
+        """A step nothing is read back from (no output path, input, volume or memory limit)
+        gets a tmpfs as `/`: bwrap makes its folders in memory, there is no root folder to
+        create on disk, fill with mount points and remove afterwards (issue 11's per-step
+        cost); the script is copied in from an in-memory file."""
+        cwd, problem = _sandbox_cwd(spec)
+        if problem:
+            return failed(problem)
+        extra: list[str] = []
+        if cwd != "/" and not _in_system(cwd):
+            extra += ["--dir", cwd]
+        script_fd = None
+        if spec.script is not None:
+            script_fd = memory_file("tiphys-step-script", spec.script.encode())
+            extra += ["--perms", "0755", "--file", str(script_fd), SCRIPT_IN_SANDBOX]
+        try:
+            argv = self._argv(spec, ARGOSAY_IN_SANDBOX, None if script_fd is None else SCRIPT_IN_SANDBOX)
+            if argv is None:
+                return failed(f"image {spec.image!r} has no known entrypoint: set command")
+            return self._spawn_sandboxed(spec, workdir, stdout, stderr, out_f, err_f, None, cwd, argv,
+                                         extra, (), () if script_fd is None else (script_fd,))
+        finally:
+            if script_fd is not None:
+                os.close(script_fd)
+
+    def _spawn_sandboxed(self, spec, workdir, stdout, stderr, out_f, err_f, root, cwd, argv, extra_binds,
+                         mounts, fds=()):
+        """Start bwrap for a prepared step (`root` None: an in-memory root)."""
+        if parse_image(spec.image)[0] == "argoproj/argosay":
+            extra_binds = ["--ro-bind", str(self._shims() / "argosay"), ARGOSAY_IN_SANDBOX, *extra_binds]
+        argv = retryloop.wrap(argv, spec.attempts, spec.attempt_delay)
         hostname = _safe_name(spec.key.lower()).replace("_", "-").replace(".", "-") or "step"
         env = self._env(spec, f"{SHIM_DIR_IN_SANDBOX}:{DEFAULT_PATH}", "/root",
                         {"HOSTNAME": hostname})
@@ -242,13 +284,13 @@ class LocalExecutor:
         env_fd = env_file(env)
         bw = bubblewrap_command(self._bwrap, root, base, extra_binds, hostname, env, w, cwd, argv, env_fd)
         run = _Run(spec, workdir, stdout, stderr, True, root, cwd, status_path=status, argv0=argv[0],
-                   mounts=mount_sources(spec.mounts, mounts))
+                   mounts=mounts)
         try:
             run.group = self._group(spec)
             full = run.group.wrap(bw) if run.group else bw
             detached.save_identity(workdir, {"pid": None, "run": run.to_json()})   # Tiphys may die while spawning
             proc = detached.Process.spawn_step(full, spec.tty, stdout=out_f, stderr=err_f,
-                                          pass_fds=(w, env_fd), cwd=str(workdir), env={})
+                                          pass_fds=(w, env_fd, *fds), cwd=str(workdir), env={})
         except BaseException:
             if run.group:
                 run.group.remove()
@@ -311,6 +353,12 @@ class LocalExecutor:
         """Take over a step a Tiphys process that ended started (its recorded identity): wait
         for it if it still runs, collect it if it ended meanwhile."""
         return LocalHandle.from_identity(spec, ident)
+
+
+def in_memory_root(spec: StepSpec) -> bool:
+    """Whether a sandboxed step's `/` can be a tmpfs: nothing is placed in it beforehand or
+    read back afterwards, and no memory limit to charge its writes to (on disk they are not)."""
+    return not (spec.output_paths or spec.inputs or spec.mounts) and spec.memory_limit is None
 
 
 def _runnable(program: str, path: str, cwd: str) -> bool:
