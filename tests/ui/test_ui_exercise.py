@@ -202,6 +202,33 @@ def test_actions_suspend_resume_terminate_resubmit_stop_delete(live_server, make
     assert live_server.api("GET", f"/api/v1/workflows/{NS}/{again}").status_code == 404
 
 
+def test_an_action_answer_overtaken_by_the_watch_does_not_hide_the_end(live_server, make_page):
+    # terminate answers the workflow still Running (its step is being stopped); when the step
+    # ends before that answer reaches the page, the watch has already shown Failed, and nothing
+    # comes after a finished workflow: the stale answer must not be shown over it
+    name = _create(live_server, _wf("overtaken", [{"name": "nap", "template": "nap"}], [
+        {"name": "nap", "container": {"image": "busybox", "command": ["sleep", "60"]}}]))
+    p = make_page(live_server)
+    page = p.page
+    p.goto(f"#/workflows/{NS}/{name}")
+    _graph_phase(page, "Running", timeout=20_000)
+    answers = []
+
+    def late(route):
+        answer = route.fetch()
+        answers.append(answer.json()["status"]["phase"])
+        wait_api_phase(live_server, name, timeout=20)
+        page.wait_for_timeout(500)          # the watch's Failed reaches the page first
+        route.fulfill(response=answer)
+
+    page.route(f"**/api/v1/workflows/{NS}/{name}/terminate", late)
+    page.click("[data-action=terminate]")
+    _graph_phase(page, "Failed", timeout=10_000)
+    page.wait_for_timeout(800)              # past the view's throttle: the answer was not applied
+    assert answers == ["Running"]
+    assert page.get_attribute("[data-pane=graph]", "data-phase") == "Failed"
+
+
 def test_api_errors_are_shown_plainly(live_server, make_page):
     p = make_page(live_server)
     page = p.page

@@ -231,6 +231,8 @@ class LocalHandle:
     def _collect(self, path: str) -> Path | None:
         run = self._run
         if run.sandboxed:
+            if run.root is None:          # an in-memory root: gone with the step, nothing was to be read back
+                return None
             try:
                 if run.mounts:
                     mounted, found = self._in_mount(path)

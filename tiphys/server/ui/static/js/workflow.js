@@ -2,6 +2,7 @@
 import { actionButtons, refreshButtons, retryFromNode, runAction } from './actions.js';
 import { enc, get, qs, watch, wfPath } from './api.js';
 import { Graph } from './graph.js';
+import { Latest } from './latest.js';
 import { NodePanel } from './nodepanel.js';
 import { clearBanner, duration, esc, fmtTime, html, phaseBadge, showError, showInfo, timings } from './util.js';
 import { dump } from '../vendor/js-yaml.esm.min.js';
@@ -48,9 +49,6 @@ export function mountWorkflow(root, ns, name) {
   let tab = 'graph';
   let closed = false;
   let live = null;
-  let latest = null;
-  let timer = 0;
-  let lastApplied = 0;
 
   const panel = new NodePanel(el.querySelector('aside'), {
     namespace: ns, name,
@@ -83,7 +81,6 @@ export function mountWorkflow(root, ns, name) {
 
   async function apply(next) {
     wf = next;
-    lastApplied = performance.now();
     renderHead();
     renderTab();
     panel.update(wf);
@@ -103,14 +100,7 @@ export function mountWorkflow(root, ns, name) {
     el.querySelector('[data-pane=graph]').dataset.phase = wf.status?.phase || '';
   }
 
-  // Watch updates can come many times a second with every node: apply the latest at most
-  // every THROTTLE_MS.
-  function onUpdate(obj) {
-    latest = obj;
-    if (timer) return;
-    const wait = Math.max(0, THROTTLE_MS - (performance.now() - lastApplied));
-    timer = setTimeout(() => { timer = 0; const o = latest; latest = null; if (o && !closed) apply(o); }, wait);
-  }
+  const shown = new Latest(apply, THROTTLE_MS);   // watch events and action answers, in order
 
   el.querySelector('.tabs').addEventListener('click', (e) => {
     const t = e.target.dataset.tab;
@@ -125,6 +115,7 @@ export function mountWorkflow(root, ns, name) {
     const name_ = e.target.dataset.action;
     if (!name_ || !wf) return;
     clearBanner();
+    const mark = shown.begin();
     try {
       const { result, cancelled, label } = await runAction(name_, wf);
       if (cancelled) return;
@@ -133,7 +124,7 @@ export function mountWorkflow(root, ns, name) {
         location.hash = `#/workflows/${enc(result.metadata.namespace)}/${enc(result.metadata.name)}`;
         return;
       }
-      if (result?.metadata) onUpdate(result);
+      shown.answer(mark, result);
       showInfo(`${label}: done`);
     } catch (err) {
       showError(`${e.target.textContent} failed: ${err.message}`);
@@ -144,7 +135,7 @@ export function mountWorkflow(root, ns, name) {
     try {
       const first = await get(wfPath(ns, name));
       if (closed) return;
-      await apply(first);
+      await shown.now(first);
       const nodeId = new URLSearchParams(location.hash.split('?')[1] || '').get('node');
       if (nodeId && wf.status?.nodes?.[nodeId]) { graph.select(nodeId); panel.show(nodeId, wf); }
     } catch (err) {
@@ -159,10 +150,10 @@ export function mountWorkflow(root, ns, name) {
     }), (ev) => {
       if (ev.object?.metadata?.name !== name) return;
       if (ev.type === 'DELETED') { showError(`Workflow ${name} was deleted.`); return; }
-      onUpdate(ev.object);
+      shown.event(ev.object);
     }, { onError: (err) => { if (err.status === 403) showError(err.message); } });
   })();
 
   const tick = setInterval(() => { if (wf && !wf.status?.finishedAt) renderHead(); }, 1000);
-  return () => { closed = true; live?.close(); clearTimeout(timer); clearInterval(tick); graph.destroy(); panel.close(); };
+  return () => { closed = true; live?.close(); shown.close(); clearInterval(tick); graph.destroy(); panel.close(); };
 }
