@@ -29,8 +29,9 @@ from tiphys.errors import TiphysError
 from tiphys.executors import detached, podgc
 from tiphys.executors.base import Executor
 from tiphys.spec import models
-from tiphys.runtime import (admission, agent, artifacts, containerset, daemons, dryrun, journal, journalbatch,
-                            reattach, resources, sidecars, steps, wholepod)
+from tiphys.runtime import (admission, agent, artifacts, containerset, daemons, dryrun, journal, reattach,
+                            resources, sidecars, steps, wholepod)
+from tiphys.runtime.runjournal import RunJournal
 from tiphys.runtime.shared import Shared
 
 log = logging.getLogger("tiphys.runtime")
@@ -113,7 +114,7 @@ class Runner:
         self.dry_daemons: set[str] = set()
         self.acks: list[asyncio.Future[None]] = []   # `send`s waiting for their events to be handled
         self.inline_io = False     # journal writes and artifact-free step I/O on the loop (`run`: one workflow)
-        self.batcher: journalbatch.Batcher | None = None
+        self.journaled = RunJournal(store, meta, lambda: self.inline_io)   # this run's journal writes
         # memoize caches and locks, shared with other runs (a controller sets `shared.locks`)
         self.shared = Shared(store, self.prefix, self.events.put_nowait, self._spawn, dry_run)
         self.starting: dict[str, asyncio.Task[None]] = {}   # node id -> the task running its step
@@ -206,7 +207,7 @@ class Runner:
             acks, self.acks = self.acks, []    # sent before this batch was taken: in it
             now = time.time()
             if self.journal:   # write-ahead; in a worker thread (unless inline_io), so other runs go on meanwhile
-                await self._journal_batch().append(journal.dumps({"t": now, "ev": journal.encode(batch)}))
+                await self.journaled.append({"t": now, "ev": journal.encode(batch)})
             began = time.perf_counter()
             actions = engine.handle(batch, now)
             for ev in batch:
@@ -298,9 +299,8 @@ class Runner:
         engine = Engine(self.wf, now=now, registry=self._registry, preset=self.preset,
                         preset_outputs=self.preset_outputs)
         if self.journal:
-            meta = self.wf["metadata"]
-            self.store.append_journal(meta["namespace"], meta["name"], [journal.start_entry(
-                now, suspend=engine.suspended, preset=self.preset, preset_outputs=self.preset_outputs)])
+            self.journaled.begin(journal.start_entry(now, suspend=engine.suspended, preset=self.preset,
+                                                     preset_outputs=self.preset_outputs))
         self._apply(engine.start(now))
         return engine
 
@@ -518,34 +518,10 @@ class Runner:
 
     async def _journal_started(self, node_id: str, workdir: Path | None = None) -> None:
         if self.journal:
-            # before its process is spawned: a controller that dies once it may run must find
-            # the step lost (Error, retried as its retryStrategy allows), never start it afresh
-            # beside a copy that still reaches the outside world
-            # with its folder: a controller dying before the step's identity is journaled finds
-            # it there (another controller's home may hold it)
-            await self._journal(node_id, {"s": node_id, **({"w": str(workdir)} if workdir else {})})
-
-    async def _journal(self, node_id: str, entry: dict[str, Any]) -> None:
-        await self._journal_batch().append(journal.dumps(entry))
-
-    def _journal_batch(self) -> journalbatch.Batcher:
-        if self.batcher is None:
-            meta = self.wf["metadata"]
-            self.batcher = journalbatch.Batcher(
-                lambda entries: self.store.append_journal(meta["namespace"], meta["name"], entries),
-                inline=self.inline_io)
-        return self.batcher
+            await self.journaled.started(node_id, workdir)
 
     def _journal_identity(self, node_id: str, handle: Any) -> None:
-        """Journal the identity of a step's process (in a worker thread: it may read /proc)."""
-        ident = getattr(handle, "identity", None)
-        if ident is None:
-            return
-        name = getattr(handle, "executor_name", None)
-        meta = self.wf["metadata"]
-        self.store.append_journal(meta["namespace"], meta["name"], [journal.dumps(
-            {"p": node_id, "id": {**ident, **({"executor": name} if name else {})}})])
-
+        self.journaled.identity(node_id, handle)
 
     async def _start_workflow(self, wf: dict[str, Any]) -> None:
         """Run a Workflow a resource template created, beside this one (same store, executor)."""
