@@ -13,9 +13,9 @@ import pytest
 from tiphys.executors import detached
 from tiphys.executors.base import StepSpec
 from tiphys.executors.handles import LOST
-from tiphys.executors.local import LocalExecutor
+from tiphys.executors.local import LocalExecutor, in_memory_root
 
-from test_local_executor import MODES
+from test_local_executor import MODES, needs_bwrap
 
 pytestmark = pytest.mark.integration
 
@@ -92,3 +92,28 @@ def test_identity_left_before_the_spawn_finds_the_process(tmp_path, sandbox):
     found = detached.load_identity(s.workdir)
     assert found["pid"] == ident["pid"]
     assert attach(sandbox, s, found).exit_code == 5
+
+
+@needs_bwrap
+def test_a_reattached_in_memory_root_step_is_stopped_and_collected(tmp_path):
+    """A step with a tmpfs as `/` (its identity records no root folder) re-attached by a later
+    Tiphys process: terminating it ends it at once; one that ended meanwhile is collected."""
+    running = StepSpec(key="step", image="alpine:3", command=("sleep", "60"), workdir=tmp_path / "a")
+    assert in_memory_root(running)
+    ident = start_and_forget(True, running)
+    assert json.loads(json.dumps(ident))["run"]["root"] is None and detached.alive(ident)
+
+    async def stop():
+        handle = await LocalExecutor(sandbox=True).attach(running, json.loads(json.dumps(ident)))
+        began = time.monotonic()
+        await handle.stop(grace=5.0)
+        return await handle.wait(), time.monotonic() - began
+    r, took = asyncio.run(stop())
+    assert took < 3 and r.stopped and r.exit_code == 143 and not detached.alive(ident)
+
+    ended = StepSpec(key="step", image="alpine:3", command=("sh", "-c", "echo hi; exit 6"), workdir=tmp_path / "b")
+    ident = start_and_forget(True, ended)
+    time.sleep(0.5)
+    r = attach(True, ended, ident)
+    assert (r.exit_code, r.error, r.stdout.read_text()) == (6, None, "hi\n")
+

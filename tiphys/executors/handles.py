@@ -16,6 +16,7 @@ import os
 import posixpath
 import re
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,7 +139,7 @@ class LocalHandle:
             if self._run.sandboxed:
                 child = self._child_pid()
                 if child is None:
-                    self._proc.send_signal(sig)   # bwrap dies; --die-with-parent does the rest
+                    self._proc.send_signal(sig)   # bwrap has started no child (see `_known_child`)
                 elif sig == signal.SIGKILL:
                     # killing the namespace's init makes the kernel kill and reap every
                     # process in it; bwrap then reaps the init and exits: no orphans
@@ -152,10 +153,24 @@ class LocalHandle:
         except ProcessLookupError:
             pass
 
+    async def _known_child(self, limit: float = 2.0) -> None:
+        """A sandboxed step's bwrap names its child (the namespace's init) in the status file a
+        moment after it starts, and the init then starts the payload. A stop within that moment
+        waits for both: a signal to bwrap alone would leave its child running (nothing ties the
+        child to bwrap: no --die-with-parent, steps are detached), and a SIGTERM to the init's
+        group before the payload is in it is lost (the init ignores it)."""
+        deadline = time.monotonic() + limit
+        while self._run.sandboxed and not self._task.done() and time.monotonic() < deadline:
+            child = self._child_pid()
+            if child is not None and _has_children(child):
+                return
+            await asyncio.sleep(0.005)
+
     async def stop(self, grace: float = 0.0) -> None:
         if self._task.done() or self._proc.ended:
             return
         self._stopped = True
+        await self._known_child()
         if grace > 0:
             self._signal(signal.SIGTERM)
             try:
@@ -273,3 +288,13 @@ class LocalHandle:
         if not rest:
             return True, source if os.path.lexists(source) else None
         return True, resolve_in_root(source, rest) if source.is_dir() else None
+
+
+def _has_children(pid: int) -> bool:
+    """Whether process `pid` has started a child (True when the kernel cannot tell)."""
+    try:
+        return bool(Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+    except FileNotFoundError:
+        return True     # gone, or no such file on this kernel: nothing to wait for
+    except OSError:
+        return True
