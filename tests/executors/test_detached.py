@@ -102,6 +102,7 @@ def test_a_reattached_in_memory_root_step_is_stopped_and_collected(tmp_path):
     assert in_memory_root(running)
     ident = start_and_forget(True, running)
     assert json.loads(json.dumps(ident))["run"]["root"] is None and detached.alive(ident)
+    time.sleep(0.3)       # running, as when a restarted controller is asked to terminate it
 
     async def stop():
         handle = await LocalExecutor(sandbox=True).attach(running, json.loads(json.dumps(ident)))
