@@ -83,7 +83,7 @@ def test_pod_volumes_as_the_kubelet_makes_them(tmp_path):
 
     def mounts(volume: dict) -> tuple:
         tmpl = {"volumes": [{"name": "v", **volume}]}
-        return _pod_fields(tmpl, {"volumeMounts": [{"name": "v", "mountPath": "/m"}]}, workdir)["mounts"]
+        return _pod_fields(tmpl, {"volumeMounts": [{"name": "v", "mountPath": "/m"}]}, workdir)[0]["mounts"]
 
     (m,) = mounts({"emptyDir": {}})
     assert m.source == workdir / "volumes" / "v" and m.source.stat().st_mode & 0o777 == 0o777
