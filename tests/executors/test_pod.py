@@ -94,3 +94,50 @@ def test_the_chosen_pod_executor_is_handed_whole_pods():
     chosen = executor_for(None, flag="pod", env={})
     assert chosen.plays_pods and chosen.entrypoint is not None
     assert not executor_for(None, flag="host", env={}).plays_pods
+
+
+SET = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+       "metadata": {"name": "pod-set", "namespace": "default"},
+       "spec": {"entrypoint": "main", "templates": [{
+           "name": "main", "volumes": [{"name": "shared", "emptyDir": {}}],
+           "containerSet": {"volumeMounts": SHARED, "containers": [
+               {"name": "a", "image": "busybox", "command": ["sh", "-c", "sleep 1; echo a >> /shared/order"]},
+               {"name": "b", "image": "busybox", "dependencies": ["a"],
+                "command": ["sh", "-c", "echo b >> /shared/order; echo b-fails; exit 3"]},
+               {"name": "c", "image": "busybox", "dependencies": ["b"], "command": ["sh", "-c", "echo c-ran"]},
+               {"name": "main", "image": "busybox", "dependencies": ["a"],
+                "command": ["sh", "-c", "cat /shared/order"]}]}}]}}
+
+
+def test_a_container_set_is_one_pod_its_containers_in_dependency_order(tmp_path, executor, monkeypatch):
+    monkeypatch.setenv("TIPHYS_POD_FILES", str(tmp_path / "played"))
+    executor = type(executor)()           # (reads TIPHYS_POD_FILES as it is made)
+    try:
+        wf, store = run(tmp_path, SET, executor)
+    finally:
+        executor.close()
+    played = sorted((tmp_path / "played").iterdir())
+    assert len(played) == 1                              # one pod for the whole set
+    containers = [c["name"] for c in __import__("yaml").safe_load(played[0].read_text())["spec"]["containers"]]
+    assert containers == ["a", "b", "c", "main"]
+    nodes = {n["displayName"]: n for n in wf["status"]["nodes"].values()}
+    assert wf["status"]["phase"] == "Failed"
+    assert nodes["pod-set"]["message"] == "b: Error (exit code 3)"
+    assert (nodes["a"]["phase"], nodes["b"]["phase"], nodes["main"]["phase"]) == ("Succeeded", "Failed", "Succeeded")
+    assert nodes["c"]["phase"] == "Error"
+    assert nodes["c"]["message"] == 'c: Error (exit code 64): dependency "b" exited with non-zero code: 3'
+
+    def said(name: str) -> str:
+        return "".join(text for *_, text in store.get_logs("pod-set", nodes[name]["id"]))
+    assert said("main") in ("a\n", "a\nb\n")              # main waited for a (b may have written already)
+    assert "b-fails" in said("b") and "c-ran" not in said("c")   # c never ran its command
+
+
+def test_a_container_set_retries_its_failing_command_in_place(tmp_path, executor):
+    wf = copy.deepcopy(SET)
+    cs = wf["spec"]["templates"][0]["containerSet"]
+    cs["retryStrategy"] = {"retries": 3}
+    cs["containers"] = [{"name": "main", "image": "busybox", "command": ["sh", "-c", (
+        "echo try >> /shared/tries; [ $(wc -l < /shared/tries) -ge 2 ]")]}]
+    done, store = run(tmp_path, wf, executor)
+    assert done["status"]["phase"] == "Succeeded", done["status"]

@@ -19,7 +19,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from tiphys.engine import actions as A
-from tiphys.engine import outputs, phases, pods
+from tiphys.engine import durations, outputs, phases, pods
 from tiphys.errors import SpecError, TiphysError
 
 if TYPE_CHECKING:
@@ -143,3 +143,19 @@ def exited(eng: Engine, nid: str, info: dict[str, Any], ev: A.PodExited) -> tupl
     if any((reports.get(n) or {}).get("exitCode") is None for n in ids):
         return phases.FAILED, "pod failed: a container did not complete", outs
     return out_phase, out_message, outs
+
+
+def attempts(cs: dict[str, Any]) -> tuple[int, float]:
+    """(runs of a container's command, seconds between them) from `retryStrategy`."""
+    retry = cs.get("retryStrategy") or {}
+    if not isinstance(retry, dict) or retry.get("retries") in (None, ""):
+        return 1, 0.0
+    try:
+        runs = int(str(retry["retries"]))
+    except ValueError:
+        raise TiphysError(f"containerSet.retryStrategy.retries: not an integer: {retry['retries']!r}") from None
+    delay = durations.seconds(retry["duration"], "containerSet.retryStrategy.duration") \
+        if retry.get("duration") not in (None, "") else 0.0
+    if delay < 0:
+        raise TiphysError("containerSet.retryStrategy.duration: has to be positive")
+    return max(1, runs), float(delay)

@@ -113,8 +113,7 @@ class PodHandle:
         self.namespace = str(meta.get("namespace") or "default")
         self.labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
         self.mains = clusterpod.mains(pod)
-        default = (meta.get("annotations") or {}).get("kubectl.kubernetes.io/default-container")
-        self.log_container = default if default in self.mains else self.mains[0]
+        self.log_container = clusterpod.default_container(pod)
         self.workdir = Path(spec.workdir).absolute()
         self.stdout, self.stderr = self.workdir / "stdout", self.workdir / "stderr"
         self.identity: dict[str, Any] = {"pod": self.name, "namespace": self.namespace, "created": False}
@@ -335,7 +334,7 @@ class PodHandle:
                      stopped: bool = False) -> StepResult:
         if self._logs is not None:
             await asyncio.to_thread(self._logs.join, 10.0)
-        verdict = clusterpod.verdict(pod, self.mains) if pod and pod.get("status") else clusterpod.Verdict()
+        verdict = clusterpod.verdict(pod, [self.log_container]) if pod and pod.get("status") else clusterpod.Verdict()
         if stopped or error:
             verdict = clusterpod.Verdict(exit_code=verdict.exit_code if stopped else None, error=error)
         sidecars = await asyncio.to_thread(self._sidecars, pod) if pod else ()
@@ -350,8 +349,8 @@ class PodHandle:
         states = clusterpod.statuses(pod)
         for c in (pod.get("spec") or {}).get("containers") or []:
             name = str(c.get("name"))
-            if name in self.mains or name == clusterpod.WAIT:
-                continue
+            if name == self.log_container or name == clusterpod.WAIT:
+                continue       # (a containerSet's other containers are reported as sidecars are)
             folder = self.workdir / "sidecars" / name
             folder.mkdir(parents=True, exist_ok=True)
             try:
@@ -362,8 +361,11 @@ class PodHandle:
             (folder / "stderr").write_bytes(b"")
             ended = clusterpod.terminated(states.get(name))
             code = int(ended["exitCode"]) if ended and ended.get("exitCode") is not None else None
+            if ended is None and name in self.mains:     # the helper's word when the status has none
+                code = _exitcode(self.workdir / "argo" / "ctr" / name / "exitcode")
             found.append((name, StepResult(exit_code=code, stdout=folder / "stdout", stderr=folder / "stderr",
-                                           outputs={}, stopped=ended is None)))
+                                           outputs={}, stopped=ended is None and code is None,
+                                           oom_killed=bool(ended and ended.get("reason") == "OOMKilled"))))
         return tuple(found)
 
     async def _collect_garbage(self, pod: dict[str, Any], result: StepResult) -> None:
@@ -411,6 +413,13 @@ class PodHandle:
         return StepResult(exit_code=exit_code, stdout=self.stdout, stderr=self.stderr, outputs=outputs,
                           oom_killed=oom_killed, stopped=stopped, error=error, message=message,
                           containers=sidecars)
+
+
+def _exitcode(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def _without(combined: bytes, stdout: bytes) -> bytes:

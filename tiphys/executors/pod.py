@@ -49,9 +49,12 @@ from tiphys.executors import pod_file
 from tiphys.executors.base import StepResult, StepSpec
 from tiphys.executors.exits import kernel_oom
 from tiphys.executors.handles import _DoneHandle
+from tiphys.k8s import clusterpod
 
 MAIN = "main"
 GRACE = 30.0
+TERMINATE_AFTER = 2.0   # s: a containerSet's container failed: about when Argo's controller ends the rest
+TERMINATE_GRACE = 1.0   # s between their SIGTERM and SIGKILL
 WAIT_POLL = "20ms"      # `podman wait` polls the container's state (250 ms by default)
 
 
@@ -143,8 +146,8 @@ class PodExecutor:
             message = err.decode(errors="replace").strip().splitlines()
             return failed(f"cannot play the step's pod: {message[-1] if message else f'exit {rc}'}")
         grace = pod["spec"].get("terminationGracePeriodSeconds")
-        return PodHandle(self, spec, workdir, path, name, [c["name"] for c in pod["spec"]["containers"]],
-                         labels, float(grace) if isinstance(grace, (int, float)) else GRACE)
+        return PodHandle(self, spec, workdir, path, name, pod, labels,
+                         float(grace) if isinstance(grace, (int, float)) else GRACE)
 
     def _after(self, spec: StepSpec, path: Path, labels: dict[str, str], ok: bool) -> None:
         """The step ended: remove its pod now or keep it for the workflow's end, as podGC says."""
@@ -206,10 +209,18 @@ async def _failed_init(pod: dict[str, Any], name: str, workdir: Path) -> tuple[s
 
 
 class PodHandle:
+    """A played pod. Its main containers (`main`; every container of a containerSet) are waited
+    for; the step's result is the default container's (clusterpod.default_container), the
+    others' are in `containers`. A containerSet's container that fails ends the rest about
+    TERMINATE_AFTER later, as runtime/containerset.py does for executors without pods."""
+
     def __init__(self, ex: PodExecutor, spec: StepSpec, workdir: Path, path: Path, name: str,
-                 containers: list[str], labels: dict[str, str], grace: float):
+                 pod: dict[str, Any], labels: dict[str, str], grace: float):
         self.ex, self.spec, self.workdir, self.path, self.name = ex, spec, workdir, path, name
-        self.others = [c for c in containers if c != MAIN]
+        containers = [str(c["name"]) for c in pod["spec"]["containers"]]
+        self.mains = [c for c in clusterpod.mains(pod) if c in containers]
+        self.main = clusterpod.default_container(pod)
+        self.others = [c for c in containers if c != self.main]
         self.labels, self.grace = labels, grace
         self.stopped = False
         self._result: asyncio.Task[StepResult] | None = None
@@ -221,15 +232,15 @@ class PodHandle:
 
     async def stop(self, grace: float = 0.0) -> None:
         self.stopped = True
-        await _end(f"{self.name}-{MAIN}", grace)
+        await asyncio.gather(*(_end(f"{self.name}-{c}", grace) for c in self.mains))
 
     async def _collect(self) -> StepResult:
         spec, workdir = self.spec, self.workdir
         outputs: dict[str, Path | None] = {p: None for p in spec.output_paths}
         try:
-            await _podman("wait", "--interval", WAIT_POLL, f"{self.name}-{MAIN}")
-            await asyncio.gather(*(_end(f"{self.name}-{c}", self.grace) for c in self.others))
-            main, *rest = await asyncio.gather(_container(f"{self.name}-{MAIN}", workdir),
+            await self._mains_ended()
+            await asyncio.gather(*(_end(f"{self.name}-{c}", self.grace) for c in self.others if c not in self.mains))
+            main, *rest = await asyncio.gather(_container(f"{self.name}-{self.main}", workdir),
                                                *(_container(f"{self.name}-{c}", workdir / "sidecars" / c)
                                                  for c in self.others))
             others = list(zip(self.others, rest))
@@ -244,6 +255,33 @@ class PodHandle:
         await asyncio.to_thread(self.ex._after, spec, self.path, self.labels, main.exit_code == 0)
         return StepResult(exit_code=main.exit_code, stdout=main.stdout, stderr=main.stderr, outputs=outputs,
                           oom_killed=main.oom_killed, stopped=self.stopped, containers=tuple(others))
+
+
+    async def _mains_ended(self) -> None:
+        """Until every main container has exited; once one of several failed, the others are
+        ended TERMINATE_AFTER later."""
+        waits = {asyncio.ensure_future(_podman("wait", "--interval", WAIT_POLL, f"{self.name}-{c}")): c
+                 for c in self.mains}
+        pending, timer = set(waits), None
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:      # killed before its wrapper said: its dependents must not wait
+                    folder = self.workdir / pod_file.RUN / "ctr" / waits[task]
+                    if not (folder / "exitcode").exists():
+                        folder.mkdir(parents=True, exist_ok=True)
+                        (folder / "died").touch()
+                failed = any(t.exception() is None and t.result()[1].strip() not in (b"0", b"") for t in done)
+                if failed and timer is None and len(self.mains) > 1:
+                    timer = asyncio.get_running_loop().call_later(TERMINATE_AFTER, lambda: [
+                        asyncio.ensure_future(_end(f"{self.name}-{c}", TERMINATE_GRACE)) for c in self.mains])
+            for task in waits:
+                task.result()        # a `podman wait` that failed: the pod cannot be followed
+        finally:
+            if timer is not None:
+                timer.cancel()
+            for task in pending:
+                task.cancel()
 
 
 async def _end(container: str, grace: float) -> None:

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from tiphys.executors import retryloop
 from tiphys.executors.base import StepSpec
 from tiphys.k8s import helper, podspec
 
@@ -48,10 +47,6 @@ def localize(spec: StepSpec, name: str, workdir: Path,
     env = [e for e in main.get("env") or [] if str(e.get("name", "")).startswith(_KEEP_ENV)]
     main["env"] = env + [{"name": k, "value": v} for k, v in spec.env]
     main.pop("envFrom", None)
-    command = main.get("command") or []
-    if spec.attempts > 1 and command[:1] == [helper.BUSYBOX]:   # containerSet retries: inside the wrapper
-        at = command.index("--") + 1
-        main["command"] = command[:at] + retryloop.wrap(command[at:], spec.attempts, spec.attempt_delay)
     return pod
 
 

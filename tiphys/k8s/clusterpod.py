@@ -65,6 +65,15 @@ def mains(pod: Mapping[str, Any]) -> list[str]:
     return found or [podspec.MAIN]
 
 
+def default_container(pod: Mapping[str, Any]) -> str:
+    """The main container whose result is the step's (`main`; a containerSet without one: the
+    container of `kubectl.kubernetes.io/default-container`); the others are in
+    StepResult.containers."""
+    names = mains(pod)
+    said = (((pod.get("metadata") or {}).get("annotations") or {}).get(podspec.ANN_DEFAULT_CONTAINER))
+    return podspec.MAIN if podspec.MAIN in names else said if said in names else names[-1]
+
+
 def statuses(pod: Mapping[str, Any], init: bool = False) -> dict[str, dict[str, Any]]:
     status = pod.get("status") or {}
     listed = status.get("initContainerStatuses" if init else "containerStatuses") or []

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from tiphys.engine import actions as A
+from tiphys.engine import containerset
 from tiphys.errors import SpecError
 from tiphys.k8s import helper
 from tiphys.k8s.merge import strategic_merge
@@ -128,7 +129,10 @@ def _scheduling(pod: dict[str, Any], tmpl: dict[str, Any], spec: Mapping[str, An
 
 def _containers(tmpl: dict[str, Any], action: A.StartPod) -> tuple[list[str], list[dict[str, Any]]]:
     if "containerSet" in tmpl:
-        found = [_container(c, tmpl, None) for c in (tmpl["containerSet"] or {}).get("containers") or []]
+        cs = tmpl["containerSet"] or {}
+        shared = [m for m in cs.get("volumeMounts") or [] if isinstance(m, dict)]   # every container's
+        found = [_container({**c, "volumeMounts": [*(c.get("volumeMounts") or []), *shared] or None}, tmpl, None)
+                 for c in cs.get("containers") or []]
         return [c["name"] for c in found], found
     body = dict(tmpl.get("container") or tmpl.get("script") or {})
     body["name"] = MAIN
@@ -192,6 +196,7 @@ def _instrument(pod: dict[str, Any], tmpl: dict[str, Any], action: A.StartPod, m
     if action.inputs:
         volumes.append({"name": INPUTS, "emptyDir": {}})
     deadline = NO_DEADLINE
+    sets = _set_order(tmpl)
     for c in pod["containers"]:
         name = c.get("name", "")
         env = [{"name": "ARGO_CONTAINER_NAME", "value": name}, {"name": "ARGO_NODE_ID", "value": action.node_id},
@@ -207,7 +212,9 @@ def _instrument(pod: dict[str, Any], tmpl: dict[str, Any], action: A.StartPod, m
             command = command_of(c, entrypoint)
             if command is not None:
                 c["command"] = helper.wrap(name, command)
-                env.append({"name": "TIPHYS_OUTPUTS", "value": outputs})
+                # a containerSet's outputs are its `main`'s
+                env.append({"name": "TIPHYS_OUTPUTS", "value": outputs if name == MAIN or not sets else ""})
+                env += _set_env(sets, name)
         c["env"] = env + (c.get("env") or [])
     init_env = [{"name": "TIPHYS_WRAPPER", "value": helper.WRAPPER}]
     if script:
@@ -218,6 +225,26 @@ def _instrument(pod: dict[str, Any], tmpl: dict[str, Any], action: A.StartPod, m
     pod["initContainers"] = [init, *(pod.get("initContainers") or [])]
     for c in pod["initContainers"][1:]:
         c["volumeMounts"] = [*(c.get("volumeMounts") or []), run_mount]
+
+
+def _set_order(tmpl: dict[str, Any]) -> dict[str, Any]:
+    """A containerSet's dependencies by container, and its retries ({} for other templates)."""
+    if "containerSet" not in tmpl:
+        return {}
+    runs, delay = containerset.attempts(tmpl["containerSet"] or {})
+    return {"deps": containerset.graph(tmpl), "runs": runs, "delay": delay}
+
+
+def _set_env(sets: dict[str, Any], name: str) -> list[dict[str, str]]:
+    """What the helper needs to run container `name` of a containerSet as Argo's emissary does
+    (helper.py): the containers it waits for, its runs and the pause between them."""
+    if not sets:
+        return []
+    env = [{"name": "TIPHYS_DEPENDENCIES", "value": " ".join(sets["deps"].get(name) or [])}]
+    if sets["runs"] > 1:
+        env += [{"name": "TIPHYS_RETRIES", "value": str(sets["runs"])},
+                {"name": "TIPHYS_RETRY_DELAY", "value": f"{sets['delay']:g}" if sets["delay"] else ""}]
+    return env
 
 
 def command_of(c: dict[str, Any], entrypoint: Entrypoint | None) -> list[str] | None:

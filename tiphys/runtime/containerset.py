@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tiphys.engine import actions as A
-from tiphys.engine import durations
-from tiphys.engine.containerset import EMISSARY_FAILURE, MAIN, graph
+from tiphys.engine.containerset import EMISSARY_FAILURE, MAIN, attempts, graph
 from tiphys.errors import TiphysError
 from tiphys.executors.base import StepResult, StepSpec
 from tiphys.runtime import steps, wholepod
@@ -53,22 +52,6 @@ class PodHandle:
         await asyncio.gather(*(h.stop(grace) for h in list(self.running.values())), return_exceptions=True)
 
 
-def attempts(cs: dict[str, Any]) -> tuple[int, float]:
-    """(runs of a container's command, seconds between them) from `retryStrategy`."""
-    retry = cs.get("retryStrategy") or {}
-    if not isinstance(retry, dict) or retry.get("retries") in (None, ""):
-        return 1, 0.0
-    try:
-        runs = int(str(retry["retries"]))
-    except ValueError:
-        raise TiphysError(f"containerSet.retryStrategy.retries: not an integer: {retry['retries']!r}") from None
-    delay = durations.seconds(retry["duration"], "containerSet.retryStrategy.duration") \
-        if retry.get("duration") not in (None, "") else 0.0
-    if delay < 0:
-        raise TiphysError("containerSet.retryStrategy.duration: has to be positive")
-    return max(1, runs), float(delay)
-
-
 def container_specs(runner: Runner, action: A.StartPod, workdir: Path) -> dict[str, StepSpec]:
     """One StepSpec per container, sharing the pod's volumes; only `main` gets the inputs and
     collects the outputs."""
@@ -89,8 +72,6 @@ def container_specs(runner: Runner, action: A.StartPod, workdir: Path) -> dict[s
                                   artifacts=action.artifacts if main else ())
         spec = steps.build_spec(one, workdir, runner.repo, secrets, pod_labels=runner.pod_labels,
                                 pod_gc=runner.pod_gc, workflow_uid=str(runner.wf["metadata"].get("uid") or ""))
-        if wholepod.plays_pods(runner.executor):
-            spec = wholepod.with_pod(runner, one, spec)   # this container as the `main` of a pod of its own
         found[name] = dataclasses.replace(spec, key=f"{action.node_id}-{name}", workdir=spec.workdir / "ctr" / name,
                                           attempts=runs, attempt_delay=delay)
     return found
@@ -99,6 +80,10 @@ def container_specs(runner: Runner, action: A.StartPod, workdir: Path) -> dict[s
 async def run(runner: Runner, action: A.StartPod, workdir: Path) -> None:
     """Run the pod of `action` to its end and queue its PodExited."""
     assert runner.executor is not None
+    if wholepod.plays_pods(runner.executor):     # one Pod, its helper ordering the containers
+        from tiphys.runtime import csetpod      # (it reports as this module does)
+        await csetpod.run(runner, action, workdir)
+        return
     executor = runner.executor
     pod = PodHandle()
     runner.handles[action.node_id] = pod
