@@ -283,3 +283,43 @@ def test_no_cluster_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(InfrastructureError, match="no cluster to run on.*no usable kubeconfig"):
         executor_for(None, flag="kubernetes", env={"TIPHYS_EXECUTOR": "kubernetes"})
     assert executor_for.__module__ and os.environ["KUBECONFIG"].endswith("missing")
+
+
+def test_a_container_set_is_one_pod_and_each_container_is_reported(tmp_path):
+    from tiphys.runtime.runner import Runner
+    from tiphys.store.sqlite import Store
+    sets = {"volumeMounts": [{"name": "work", "mountPath": "/work"}], "retryStrategy": {"retries": 2},
+            "containers": [{"name": "a", "image": "alpine", "command": ["sh", "-c", "echo a"]},
+                           {"name": "b", "image": "alpine", "command": ["sh", "-c", "exit 3"], "dependencies": ["a"]},
+                           {"name": "c", "image": "alpine", "command": ["true"], "dependencies": ["b"]},
+                           {"name": "main", "image": "alpine", "command": ["sh", "-c", "echo m"],
+                            "dependencies": ["a"]}]}
+    wf = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"name": "cs", "namespace": NS},
+          "spec": {"entrypoint": "t", "templates": [{"name": "t", "containerSet": sets,
+                                                     "volumes": [{"name": "work", "emptyDir": {}}]}]}}
+    ended = {"a": 0, "b": 3, "c": 64, "main": 0}     # c: the helper's, as b failed
+
+    async def test(api, ex):
+        runner = Runner(wf, store=Store(tmp_path / "db"), home=tmp_path, on_update=None, dry_run=False, executor=ex)
+        run = asyncio.ensure_future(runner.main())
+        await _until(lambda: api.pods, "the pod")
+        assert len(api.pods) == 1                                 # one pod for the whole set
+        (_, name), pod = next(iter(api.pods.items()))
+        by_name = {c["name"]: c for c in pod["spec"]["containers"]}
+        assert list(by_name) == ["wait", "a", "b", "c", "main"]
+        env = {n: {e["name"]: e.get("value") for e in c.get("env") or []} for n, c in by_name.items()}
+        assert [env[n]["TIPHYS_DEPENDENCIES"] for n in "abc"] == ["", "a", "b"]
+        assert env["b"]["TIPHYS_RETRIES"] == "2"
+        assert all({"name": "work", "mountPath": "/work"} in by_name[n]["volumeMounts"] for n in ended)
+        api.files[name] = {f"ctr/{n}/exitcode": f"{code}\n".encode() for n, code in ended.items()}
+        api.set_status(NS, name, {"phase": "Running", "containerStatuses": [
+            *({"name": n, "state": {"terminated": {"exitCode": c, "reason": "Completed" if c == 0 else "Error"}}}
+              for n, c in ended.items()), {"name": "wait", "state": {"running": {}}}]})
+        return await run
+
+    done = _run(test)
+    nodes = {n["displayName"]: n for n in done["status"]["nodes"].values()}
+    assert done["status"]["phase"] == "Failed"
+    assert nodes["cs"]["message"] == "b: Error (exit code 3)"
+    assert [nodes[n]["phase"] for n in ("a", "b", "c", "main")] == ["Succeeded", "Failed", "Error", "Succeeded"]
+    assert nodes["c"]["message"] == 'c: Error (exit code 64): dependency "b" exited with non-zero code: 3'

@@ -46,6 +46,9 @@ def localize(spec: StepSpec, name: str, workdir: Path,
         _wrap(c, entrypoint)
     env = [e for e in main.get("env") or [] if str(e.get("name", "")).startswith(_KEEP_ENV)]
     main["env"] = env + [{"name": k, "value": v} for k, v in spec.env]
+    if spec.attempts > 1 and not any(e.get("name") == "TIPHYS_RETRIES" for e in env):   # runs in place (helper.py)
+        main["env"] += [{"name": "TIPHYS_RETRIES", "value": str(spec.attempts)},
+                        {"name": "TIPHYS_RETRY_DELAY", "value": f"{spec.attempt_delay:g}" if spec.attempt_delay else ""}]
     main.pop("envFrom", None)
     return pod
 

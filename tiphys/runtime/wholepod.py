@@ -8,9 +8,9 @@ with its secrets resolved, volumes resolved to host folders). The pod's own cont
 its business: the runtime composes no sidecar (runtime/sidecars.py) for it, and reads the
 other containers' logs and failures back from `StepResult.containers`.
 
-A containerSet is still composed by runtime/containerset.py (dependencies, retries,
-terminating the rest), each of its containers a pod of its own (that container as `main`);
-one pod whose helper honours `dependencies` as Argo's emissary does is not built yet.
+A containerSet is one Pod too (runtime/csetpod.py): the helper of each container honours its
+`dependencies` and the set's retryStrategy as Argo's emissary does; runtime/containerset.py
+composes the set itself only for the executors that do not play pods.
 """
 from __future__ import annotations
 
