@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.executors.contract import ensure_test_images, podman_or_skip
 from tiphys.runtime.runner import Runner
@@ -118,7 +119,7 @@ def test_a_container_set_is_one_pod_its_containers_in_dependency_order(tmp_path,
         executor.close()
     played = sorted((tmp_path / "played").iterdir())
     assert len(played) == 1                              # one pod for the whole set
-    containers = [c["name"] for c in __import__("yaml").safe_load(played[0].read_text())["spec"]["containers"]]
+    containers = [c["name"] for c in yaml.safe_load(played[0].read_text())["spec"]["containers"]]
     assert containers == ["a", "b", "c", "main"]
     nodes = {n["displayName"]: n for n in wf["status"]["nodes"].values()}
     assert wf["status"]["phase"] == "Failed"
