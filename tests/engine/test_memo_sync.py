@@ -22,6 +22,7 @@ spec:
     - - {name: b, template: echo, arguments: {parameters: [{name: m, value: "hello"}]}}
     - - {name: c, template: echo, arguments: {parameters: [{name: m, value: "other"}]}}
     - - {name: use, template: show, arguments: {parameters: [{name: v, value: "{{steps.b.outputs.result}}"}]}}
+    - - {name: also, template: show, arguments: {parameters: [{name: v, value: "{{steps.a.outputs.result}}"}]}}
   - name: echo
     inputs: {parameters: [{name: m}]}
     memoize: {key: "k-{{inputs.parameters.m}}", maxAge: "10s", cache: {configMap: {name: my-cache}}}

@@ -19,7 +19,9 @@ def by_display(w: dict) -> dict:
 
 
 RETRYABLE = [
-    {"name": "main", "steps": [[{"name": "first", "template": "ok"}], [{"name": "second", "template": "maybe"}]]},
+    {"name": "main", "steps": [[{"name": "first", "template": "ok"}], [{"name": "second", "template": "maybe",
+                                                                          # names first's result: Argo keeps it
+                                                                          "when": "'{{steps.first.outputs.result}}' != ''"}]]},
     {"name": "ok", "container": {"image": "busybox", "command": ["sh", "-c", "echo first $(date +%s%N)"]}},
     {"name": "maybe", "container": {"image": "busybox", "command": ["sh", "-c", "exit {{workflow.parameters.code}}"]}},
 ]

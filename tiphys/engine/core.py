@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tiphys.engine import actions as A
-from tiphys.engine import (admission, daemons, gates, hooks, inputs, kinds, names, outputs, phases, progress, retry,
+from tiphys.engine import (admission, daemons, gates, hooks, inputs, kinds, names, outputs, phases, progress, results, retry,
                            scope, stuck, suspend, sync, templates)
 from tiphys.engine.exit_hooks import RootFrame
 from tiphys.engine.frames import Ctx, Frame
@@ -238,6 +238,7 @@ class Engine:
         self.tree.waiters[node["id"]] = waiter
         if bound["parameters"] or bound["artifacts"]:
             node["inputs"] = _inputs_status(bound, tmpl)
+        results.remember(self, node, tmpl)
         kind.start(self, node, tmpl, ctx, sc, bound, depth)
         return node["id"]
 

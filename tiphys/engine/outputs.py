@@ -25,7 +25,9 @@ def for_pod(info: dict[str, Any], ev: A.PodExited, stopping: str | None) -> tupl
         outs["exitCode"] = str(ev.exit_code)
     if ev.error:
         return phases.ERROR, ev.error, outs
-    outs["result"] = trim_result(ev.stdout)
+    result = trim_result(ev.stdout)
+    if info.get("result", True):      # only when the calling template names it (results.py)
+        outs["result"] = result
     if ev.deadline_exceeded:
         return phases.FAILED, (info["deadline"] or (0, "Step exceeded its deadline"))[1], outs
     if ev.stopped:
@@ -42,7 +44,7 @@ def for_pod(info: dict[str, Any], ev: A.PodExited, stopping: str | None) -> tupl
     elif ev.container_failure:
         phase, message = phases.FAILED, ev.container_failure
     problems: list[str] = []
-    params = _parameters(tmpl, ev, info["scope"], outs, problems)
+    params = _parameters(tmpl, ev, info["scope"], {**outs, "result": result}, problems)
     if params:
         outs["parameters"] = params
     arts = []

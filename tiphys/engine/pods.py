@@ -8,7 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from tiphys.engine import actions as A
-from tiphys.engine import durations, names, phases, podspecpatch, repositories
+from tiphys.engine import durations, names, phases, podspecpatch, repositories, results
 from tiphys.engine.inputs import KEYED
 from tiphys.errors import TiphysError
 from tiphys.expr import template as tpl
@@ -54,7 +54,8 @@ def queue(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any], sc: Any, boun
     except TiphysError as exc:
         eng.complete(nid, phases.ERROR, str(exc))
         return
-    info = {"template": rendered, "pod": pod, "bound": bound, "deadline": deadline, "scope": sc, "is_pod": is_pod, **extra}
+    info = {"template": rendered, "pod": pod, "bound": bound, "deadline": deadline, "scope": sc, "is_pod": is_pod,
+            "result": results.wanted(eng, node), **extra}
     info["action"] = start_action(nid, info)
     eng.pods.enqueue(nid, info)
     eng.admit()

@@ -1,0 +1,38 @@
+"""Whether a pod's stdout becomes its node's `outputs.result`, as Argo decides it.
+
+Argo captures `result` only when the template that called the step (the pod's boundary: the
+steps or DAG template around it) names it: `steps.NAME.outputs.result` or
+`tasks.NAME.outputs.result` somewhere in that template (arguments, `when`, `depends`,
+outputs, hooks). A pod with no boundary (the entrypoint or an exit handler run on its own)
+keeps no result. NAME is the step or task name, without the `(0:item)`/`(1)` suffixes of loop
+items and retries. References in expressions (`steps['NAME'].outputs.result`) count too.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tiphys.engine.frames import Interpreter as Engine
+
+_KEY = "results"          # eng.extras: boundary node id -> its template's text
+_SUFFIX = re.compile(r"(\([^()]*\)|\[[^\[\]]*\])+$")
+
+
+def remember(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any]) -> None:
+    """A steps or DAG node starts: keep its template's text for the pods it will call."""
+    if "steps" in tmpl or "dag" in tmpl:
+        eng.extras.setdefault(_KEY, {})[node["id"]] = json.dumps(tmpl)
+
+
+def wanted(eng: Engine, node: dict[str, Any]) -> bool:
+    """Whether the pod of `node` keeps its stdout as `outputs.result`."""
+    boundary = node.get("boundaryID")
+    if not boundary:
+        return False
+    text = eng.extras.get(_KEY, {}).get(boundary)
+    if text is None:        # its boundary ran before this engine (kept from an earlier run)
+        return True
+    name = re.escape(_SUFFIX.sub("", str(node.get("displayName") or "")))
+    return re.search(rf"(?:steps|tasks)(?:\.{name}|\[\\*['\"]{name}\\*['\"]\])\.outputs\.result", text) is not None
