@@ -36,6 +36,14 @@ class Tiphys:
         assert done.stdout, done.stderr
         return json.loads(done.stdout)
 
+    def log(self, wf: dict, node: dict, *args: str) -> str:
+        """What one step printed, as `tiphys logs` shows it, one trailing newline trimmed: Argo
+        keeps a step's stdout as `outputs.result` only when its caller names it, users read the
+        other steps' output in their log. `args`: e.g. `--server URL -n NS`."""
+        done = self("logs", wf["metadata"]["name"], "--node", node["id"], "--no-prefix", *args)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.removesuffix("\n")
+
 
 def by_name(wf: dict) -> dict[str, dict]:
     """Nodes by their name less the workflow's name (`[0].step`, `task`, `for-loop-1(0:1).add`)."""
