@@ -2,7 +2,8 @@
 
 Hera's @script functions become `script` templates whose source json-loads each
 `{{inputs.parameters.x}}`; outputs go through files (`valueFrom.path`, artifact paths) and stdout
-(`outputs.result`). The expected phases, node names and outputs are Argo's."""
+(`outputs.result`, kept only where the calling template names it; the other steps' stdout is read
+in their log). The expected phases, node names and outputs are Argo's."""
 from __future__ import annotations
 
 import pytest
@@ -22,7 +23,7 @@ def test_dag_fan_out_with_param_and_when(tiphys):
     assert wf["status"]["phase"] == "Succeeded"
     assert nodes["consume"]["type"] == "TaskGroup"
     # withParam over a JSON list of objects: Argo names each child by its index and item
-    loop = {k: n["outputs"]["result"] for k, n in nodes.items() if k.startswith("consume(")}
+    loop = {k: tiphys.log(wf, n) for k, n in nodes.items() if k.startswith("consume(")}
     assert loop == {"consume(0:i:0,sq:0)": "item 0 -> 0", "consume(1:i:1,sq:1)": "item 1 -> 1",
                     "consume(2:i:2,sq:4)": "item 2 -> 4"}
     assert nodes["heads"]["phase"] == "Succeeded"
@@ -40,12 +41,13 @@ def test_ml_pipeline_parameters_artifacts_continue_on_exit_handler(tiphys):
     nodes = by_name(wf)
     assert wf["status"]["phase"] == "Succeeded"   # `fail` failed, but continueOn.failed
     assert param(nodes["train"], "model") == "model-lr-0.5"
-    assert nodes["evaluate"]["outputs"]["result"] == "model-lr-0.5 lr,0.5"
+    assert tiphys.log(wf, nodes["evaluate"]) == "model-lr-0.5 lr,0.5"
     assert nodes["fail"]["phase"] == "Failed" and nodes["fail"]["message"] == "Error (exit code 2)"
-    assert nodes["after"]["outputs"]["result"] == "Failed"
+    assert tiphys.log(wf, nodes["after"]) == "Failed"
     # the exit handler is a Steps node named <workflow>.onExit and sees the workflow's status
     assert nodes["onExit"]["type"] == "Steps"
-    assert nodes["onExit[0].notify"]["outputs"]["result"] == "Succeeded"
+    assert tiphys.log(wf, nodes["onExit[0].notify"]) == "Succeeded"
+    assert not any("result" in nodes[k]["outputs"] for k in ("evaluate", "after", "onExit[0].notify"))   # no caller names them
 
 
 def test_steps_retries_parallel_group_loop_result(tiphys):
@@ -56,12 +58,12 @@ def test_steps_retries_parallel_group_loop_result(tiphys):
     assert nodes["[0].flaky"]["type"] == "Retry"
     assert [nodes[f"[0].flaky({i})"]["phase"] for i in range(3)] == ["Failed", "Failed", "Succeeded"]
     assert "[0].flaky(3)" not in nodes
-    assert nodes["[1].say-hi"]["outputs"]["result"].splitlines()[1] == "< hi >"
-    assert nodes["[1].say-default"]["outputs"]["result"].splitlines()[1] == "< moo >"
-    assert nodes["[1].scratch-write"]["outputs"]["result"] == "mine"
+    assert tiphys.log(wf, nodes["[1].say-hi"]).splitlines()[1] == "< hi >"
+    assert tiphys.log(wf, nodes["[1].say-default"]).splitlines()[1] == "< moo >"
+    assert tiphys.log(wf, nodes["[1].scratch-write"]) == "mine"
     assert [nodes[f"[2].square({i}:{x})"]["outputs"]["result"] for i, x in enumerate((1, 2, 3))] == ["1", "4", "9"]
     # a loop's `outputs.result` is the JSON list of its children's results
-    assert nodes["[3].total"]["outputs"]["result"] == "14"
+    assert tiphys.log(wf, nodes["[3].total"]) == "14" and "result" not in nodes["[3].total"]["outputs"]
     assert nodes["[4].skipped"]["phase"] == "Skipped"
 
 
@@ -84,5 +86,5 @@ def test_template_ref_to_a_workflow_template(tiphys, tmp_path):
     nodes = by_name(wf)
     assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
     assert nodes["[0].call"]["type"] == "Steps"
-    assert nodes["[0].call[0].say"]["outputs"]["result"] == "hello hera"
-    assert nodes["[1].say-direct"]["outputs"]["result"] == "direct"
+    assert tiphys.log(wf, nodes["[0].call[0].say"]) == "hello hera"
+    assert tiphys.log(wf, nodes["[1].say-direct"]) == "direct"
