@@ -73,13 +73,29 @@ def test_step_gets_the_value_and_it_is_nowhere_in_clear(home, store):
     assert sha(VALUE) in stdout                      # the step really received the value
     assert "the password is ***" in stdout and "oops: ***" in stderr
     assert node["outputs"]["parameters"][0]["value"] == "***"
-    assert VALUE not in node["outputs"]["result"]
+    assert "result" not in node["outputs"]           # the entrypoint pod: Argo keeps no result
     stored = store.get_workflow("uses-secret", NS)
     container = stored["spec"]["templates"][0]["container"]
     assert container["env"] == ref()                 # the reference is kept, not the value
     assert VALUE not in repr(stored)
     store.close()
     assert files_containing(home, VALUE.encode()) == []   # database (+ WAL), logs, artifacts, key file
+
+
+def test_a_result_the_caller_names_is_masked(home, store):
+    Vault(store, home).create(NS, "db", {"password": VALUE})
+    manifest = workflow("named-result", ref())
+    manifest["spec"]["entrypoint"] = "outer"
+    manifest["spec"]["templates"] += [
+        {"name": "outer", "steps": [[{"name": "s", "template": "main"}],
+                                    [{"name": "use", "template": "echo", "arguments": {"parameters": [
+                                        {"name": "v", "value": "{{steps.s.outputs.result}}"}]}}]]},
+        {"name": "echo", "inputs": {"parameters": [{"name": "v"}]},
+         "container": {"image": "busybox", "command": ["echo", "{{inputs.parameters.v}}"]}}]
+    wf = runner.run(manifest, store=store, home=home)
+    assert wf["status"]["phase"] == "Succeeded", wf["status"]
+    [step] = [n for n in wf["status"]["nodes"].values() if n["displayName"] == "s"]
+    assert "the password is ***" in step["outputs"]["result"] and VALUE not in step["outputs"]["result"]
 
 
 def test_env_from_secret_ref_with_prefix(home, store):
