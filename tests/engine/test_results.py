@@ -70,3 +70,39 @@ spec:
     node = sim.status["nodes"]["one"]
     assert "result" not in node["outputs"] and node["outputs"]["exitCode"] == "0"
     assert node["outputs"]["parameters"] == [{"name": "p", "value": "hi"}]   # expressions still read stdout
+
+
+def test_references_in_outputs_hooks_exit_handlers_and_items_with_brackets():
+    sim = Simulation("""
+metadata: {name: refs}
+spec:
+  entrypoint: main
+  onExit: bye
+  templates:
+  - name: main
+    steps:
+    - - {name: out, template: say}
+      - {name: hooked, template: say, hooks: {exit: {template: show, arguments: {parameters: [
+          {name: v, value: "{{steps.hooked.outputs.result}}"}]}}}}
+      - {name: odd, template: say, withItems: ["f(x)", "[1]"]}
+      - {name: none, template: say}
+    outputs:
+      parameters:
+      - {name: p, valueFrom: {parameter: "{{steps.out.outputs.result}}"}}
+      - {name: q, valueFrom: {expression: "steps.odd.outputs.result"}}
+  - name: bye
+    steps:
+    - - {name: last, template: say}
+    - - {name: show-last, template: show, arguments: {parameters: [{name: v, value: "{{steps.last.outputs.result}}"}]}}
+  - name: show
+    inputs: {parameters: [{name: v}]}
+    container: {image: alpine, command: [echo, "{{inputs.parameters.v}}"]}
+  - name: say
+    container: {image: alpine, command: [echo, hi]}
+""", {"say": Outcome(stdout="hi\n"), "show": Outcome(stdout="shown\n")})
+    sim.run()
+    assert sim.status["phase"] == "Succeeded"
+    has = {name: ["result" in (n.get("outputs") or {}) for n in nodes] for name, nodes in _by_display(sim).items()}
+    assert has == {"out": [True], "hooked": [True], "odd(0:f(x))": [True], "odd(1:[1])": [True], "none": [False],
+                   "hooked.onExit": [False], "last": [True], "show-last": [False]}
+    assert sim.status["nodes"]["refs"]["outputs"]["parameters"][0] == {"name": "p", "value": "hi"}

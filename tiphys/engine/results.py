@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from tiphys.engine.frames import Interpreter as Engine
 
 _KEY = "results"          # eng.extras: boundary node id -> its template's text
-_SUFFIX = re.compile(r"(\([^()]*\)|\[[^\[\]]*\])+$")
+_PAIRS = {")": "(", "]": "["}
 
 
 def remember(eng: Engine, node: dict[str, Any], tmpl: dict[str, Any]) -> None:
@@ -34,5 +34,23 @@ def wanted(eng: Engine, node: dict[str, Any]) -> bool:
     text = eng.extras.get(_KEY, {}).get(boundary)
     if text is None:        # its boundary ran before this engine (kept from an earlier run)
         return True
-    name = re.escape(_SUFFIX.sub("", str(node.get("displayName") or "")))
+    name = re.escape(step_name(str(node.get("displayName") or "")))
     return re.search(rf"(?:steps|tasks)(?:\.{name}|\[\\*['\"]{name}\\*['\"]\])\.outputs\.result", text) is not None
+
+
+def step_name(display: str) -> str:
+    """The step or task name of a node: its display name less the `(0:item)` / `(1)` / `[0]`
+    groups loops and retries append, items holding brackets of their own included."""
+    while display and display[-1] in _PAIRS:
+        closer, depth = display[-1], 0
+        for i in range(len(display) - 1, -1, -1):
+            if display[i] == closer:
+                depth += 1
+            elif display[i] == _PAIRS[closer]:
+                depth -= 1
+                if depth == 0:
+                    display = display[:i]
+                    break
+        else:
+            return display          # unbalanced: keep the name as it is
+    return display
