@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import sys
 from typing import Any
@@ -43,6 +42,7 @@ def workflow_pods(wf: dict[str, Any], store: Any, home: Any, mocks: dict[str, di
     """The Pods of every step of a dry run of `wf` (prepared as `tiphys run` prepares it);
     `run_steps=False` pretends every step, even those whose outputs the workflow uses."""
     from tiphys.executors.local import LocalExecutor
+    from tiphys.engine import results
     from tiphys.k8s import podspec
     pods: list[dict[str, Any]] = []
     text: list[str] = []
@@ -53,9 +53,9 @@ def workflow_pods(wf: dict[str, Any], store: Any, home: Any, mocks: dict[str, di
         pods.append(podspec.build(wf["metadata"], spec, action, str(node.get("name") or action.node_id)))
         if not text:
             text.append(json.dumps([wf.get("spec"), spec]))   # its own, and a referenced template's
-        step = re.sub(r"\(.*\)$", "", str(node.get("displayName") or ""))
+        step = results.step_name(str(node.get("displayName") or ""))
         real = (run_steps and bool(step) and action.template.get("name", "") not in mocks and "containerSet" not in action.template
-                and not action.inputs and not action.artifacts and _named(step, text[0]))
+                and not action.inputs and not action.artifacts and results.names_outputs(text[0], step))
         if real:
             sys.stderr.write(f"tiphys pods: running step {step} for real: the workflow uses its outputs "
                              f"(--mock {action.template.get('name', '')}=FILE gives them instead)\n")
@@ -78,13 +78,6 @@ def workflow_pods(wf: dict[str, Any], store: Any, home: Any, mocks: dict[str, di
                          f"{': ' + status['message'] if status.get('message') else ''}; "
                          "its later steps are not shown (give outputs with --mock TEMPLATE=FILE)\n")
     return pods
-
-
-def _named(step: str, spec_text: str) -> bool:
-    """Whether the workflow refers to the outputs of step or task `step` ({{steps.X.outputs}},
-    tasks.X.outputs, steps['X'].outputs in expressions)."""
-    name = re.escape(step)
-    return re.search(rf"(?:steps|tasks)(?:\.{name}|\[\\?['\"]{name}\\?['\"]\])\.outputs", spec_text) is not None
 
 
 def cmd_pods(args: argparse.Namespace) -> int:

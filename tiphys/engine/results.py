@@ -34,8 +34,15 @@ def wanted(eng: Engine, node: dict[str, Any]) -> bool:
     text = eng.extras.get(_KEY, {}).get(boundary)
     if text is None:        # its boundary ran before this engine (kept from an earlier run)
         return True
-    name = re.escape(step_name(str(node.get("displayName") or "")))
-    return re.search(rf"(?:steps|tasks)(?:\.{name}|\[\\*['\"]{name}\\*['\"]\])\.outputs\.result", text) is not None
+    return names_outputs(text, step_name(str(node.get("displayName") or "")), ".result")
+
+
+def names_outputs(text: str, step: str, field: str = "") -> bool:
+    """Whether `text` (a template as JSON) refers to `steps.STEP.outputs` (or tasks., or
+    `steps['STEP']` in an expression), followed by `field` (e.g. `.result`)."""
+    name = re.escape(step)
+    pattern = rf"(?:steps|tasks)(?:\.{name}|\[\\*['\"]{name}\\*['\"]\])\.outputs{re.escape(field)}"
+    return re.search(pattern, text) is not None
 
 
 def step_name(display: str) -> str:
